@@ -1,0 +1,11 @@
+"""The Kubernetes backend (official ``kubernetes`` client, raw JSON watch caches)."""
+
+from backends.kubernetes.backend import KubernetesBackend
+from backends.models import BackendSettings
+
+
+def create_backend(settings: BackendSettings) -> KubernetesBackend:
+    return KubernetesBackend(settings)
+
+
+__all__ = ["KubernetesBackend", "create_backend"]

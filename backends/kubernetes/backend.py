@@ -1,0 +1,352 @@
+"""The Kubernetes backend: official client's auth and pool, watch-fed row caches, actions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from backends.cache import RowStore
+from backends.errors import (
+    BackendError, ConfigError, NotFound, ReadOnlyError, UnsupportedError,
+)
+from backends.kinds import KindIndex, columns_for, renderer_for
+from backends.kubernetes import config as kubeconfig
+from backends.kubernetes.discovery import discover, server_version
+from backends.kubernetes.gpu import GpuRequests
+from backends.kubernetes.informer import Informer, collection_path
+from backends.kubernetes.logs import stream_logs
+from backends.kubernetes.transport import MERGE_PATCH, Transport
+from backends.models import (
+    BackendSettings, ClusterInfo, ContextInfo, KindInfo, ResourceRef, Verb,
+)
+from backends.render import describe as describe_text
+from backends.render.core import render_node
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Connection:
+    """Everything bound to one context; swapped whole on a context switch."""
+
+    def __init__(self, loaded: kubeconfig.LoadedConfig, transport: Transport,
+                 version: str, kinds: list[KindInfo]) -> None:
+        self.loaded = loaded
+        self.transport = transport
+        self.version = version
+        self.index = KindIndex(kinds)
+        self.informers: dict[tuple[str, str, str], Informer] = {}
+        self.gpu: GpuRequests | None = None
+        self.nodes: dict[str, dict[str, Any]] = {}  # raw nodes, few, for the GPU join
+
+    def stop(self) -> None:
+        for informer in list(self.informers.values()):
+            informer.stop(timeout=1.0)
+        self.informers.clear()
+
+
+class KubernetesBackend:
+    """Implements ClusterBackend and every capability protocol of backends.protocols."""
+
+    name = "kubernetes"
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self.settings = settings
+        self.readonly = settings.readonly
+        self._conn: _Connection | None = None
+        self._namespace = ""
+        self._lock = threading.Lock()
+
+    # -- connection -----------------------------------------------------------------------
+    def _open(self, context: str | None) -> _Connection:
+        loaded = kubeconfig.load(self.settings.kubeconfig, context,
+                                 self.settings.request_timeout)
+        transport = Transport(loaded.api_client, self.settings.request_timeout)
+        version = transport.get("/version").get("gitVersion", "unknown")
+        return _Connection(loaded, transport, version, discover(transport))
+
+    async def connect(self) -> ClusterInfo:
+        conn = await asyncio.to_thread(self._open, self.settings.context)
+        self._conn = conn
+        if self.settings.all_namespaces:
+            self._namespace = ""
+        else:
+            self._namespace = self.settings.namespace or conn.loaded.namespace or "default"
+        return self.info()
+
+    @property
+    def conn(self) -> _Connection:
+        if self._conn is None:
+            raise BackendError("not connected")
+        return self._conn
+
+    def info(self) -> ClusterInfo:
+        conn = self.conn
+        return ClusterInfo(context=conn.loaded.context, cluster=conn.loaded.cluster,
+                           user=conn.loaded.user, server=conn.loaded.server,
+                           version=conn.version, namespace=self._namespace)
+
+    def kinds(self) -> Sequence[KindInfo]:
+        return self.conn.index.kinds
+
+    def resolve_kind(self, alias: str) -> KindInfo | None:
+        return self.conn.index.resolve(alias)
+
+    def set_namespace(self, namespace: str) -> None:
+        self._namespace = namespace
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await asyncio.to_thread(self._conn.stop)
+
+    # -- caches ---------------------------------------------------------------------------
+    def cache(self, kind: KindInfo, namespace: str) -> RowStore:
+        conn = self.conn
+        namespace = namespace if kind.namespaced else ""
+        key = (kind.group, kind.name, namespace)
+        with self._lock:
+            informer = conn.informers.get(key)
+            if informer is None:
+                informer = self._start_informer(conn, kind, namespace)
+            return informer.store
+
+    def _start_informer(self, conn: _Connection, kind: KindInfo, namespace: str,
+                        **hooks: Any) -> Informer:
+        render = renderer_for(kind)
+        if kind.group == "" and kind.name == "nodes":
+            render = self._node_renderer(conn)
+            hooks.setdefault("on_object", lambda uid, obj: conn.nodes.__setitem__(
+                obj["metadata"]["name"], obj))
+        store = RowStore(kind, namespace, columns_for(kind))
+        informer = Informer(conn.transport, kind, namespace, render, store, **hooks)
+        conn.informers[(kind.group, kind.name, namespace)] = informer
+        informer.start()
+        return informer
+
+    def _node_renderer(self, conn: _Connection) -> Callable[[dict[str, Any], float], Any]:
+        """Node rows join the GPUs that pods on them request, from an all-namespaces pod
+        watch started alongside (the join re-renders a node when its pods change)."""
+        if conn.gpu is None:
+            def node_changed(node: str) -> None:
+                informer = conn.informers.get(("", "nodes", ""))
+                obj = conn.nodes.get(node)
+                if informer is not None and obj is not None:
+                    informer.store.upsert(render_node(obj, time.time(),
+                                                      conn.gpu.requested(node)))
+
+            conn.gpu = GpuRequests(node_changed)
+            pods = conn.index.resolve("pods")
+            if pods is not None and ("", "pods", "@gpu") not in conn.informers:
+                gpu_informer = Informer(
+                    conn.transport, pods, "", renderer_for(pods),
+                    RowStore(pods, "", columns_for(pods), log_limit=1),
+                    on_object=conn.gpu.pod_seen, on_delete=conn.gpu.pod_gone)
+                conn.informers[("", "pods", "@gpu")] = gpu_informer
+                gpu_informer.start()
+        gpu = conn.gpu
+        return lambda obj, now: render_node(obj, now, gpu.requested(obj["metadata"]["name"]))
+
+    def request_stats(self) -> dict[str, int]:
+        """List and watch requests made so far, over every informer (for benchmarks)."""
+        informers = list(self.conn.informers.values())
+        return {"list_requests": sum(i.list_requests for i in informers),
+                "watch_requests": sum(i.watch_requests for i in informers),
+                "relists": sum(i.relists for i in informers)}
+
+    # -- helpers --------------------------------------------------------------------------
+    def _path(self, ref: ResourceRef, sub: str = "") -> str:
+        path = collection_path(ref.kind, ref.namespace) + f"/{ref.name}"
+        return f"{path}/{sub}" if sub else path
+
+    def _guard(self, verb: Verb, ref: ResourceRef) -> None:
+        if self.readonly:
+            raise ReadOnlyError(f"read-only mode: {verb.value} of {ref} refused")
+        if verb not in ref.kind.verbs:
+            raise UnsupportedError(f"{ref.kind.name} do not support {verb.value}")
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _get(self, ref: ResourceRef) -> dict[str, Any]:
+        obj = self.conn.transport.get(self._path(ref))
+        obj.setdefault("kind", ref.kind.kind)
+        obj.setdefault("apiVersion", ref.kind.api_version)
+        return obj
+
+    def _events_for(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
+        meta = obj.get("metadata") or {}
+        path = (f"/api/v1/namespaces/{meta['namespace']}/events" if meta.get("namespace")
+                else "/api/v1/events")
+        selector = f"involvedObject.uid={meta.get('uid', '')}"
+        try:
+            return self.conn.transport.get(path, [("fieldSelector", selector)]).get(
+                "items") or []
+        except BackendError:  # events are a nicety: a describe without them still helps
+            return []
+
+    # -- Describer ------------------------------------------------------------------------
+    async def describe(self, ref: ResourceRef) -> str:
+        def run() -> str:
+            obj = self._get(ref)
+            return describe_text.describe(obj, self._events_for(obj), time.time())
+        return await self._call(run)
+
+    async def yaml(self, ref: ResourceRef) -> str:
+        return await self._call(lambda: describe_text.to_yaml(self._get(ref)))
+
+    # -- LogSource ------------------------------------------------------------------------
+    def _pod_for(self, ref: ResourceRef) -> tuple[str, dict[str, Any]]:
+        """The pod whose logs ``ref`` means: itself, or the first pod its selector picks."""
+        obj = self._get(ref)
+        if ref.kind.kind == "Pod":
+            return ref.name, obj
+        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        if not labels:
+            raise NotFound(f"{ref} has no label selector to find its pods")
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        pods = self.conn.transport.get(f"/api/v1/namespaces/{ref.namespace}/pods",
+                                       [("labelSelector", selector)]).get("items") or []
+        if not pods:
+            raise NotFound(f"{ref} has no pods")
+        pods.sort(key=lambda p: ((p.get("status") or {}).get("phase") != "Running",
+                                 p["metadata"]["name"]))
+        return pods[0]["metadata"]["name"], pods[0]
+
+    async def containers(self, ref: ResourceRef) -> list[str]:
+        def run() -> list[str]:
+            _, pod = self._pod_for(ref)
+            spec = pod.get("spec") or {}
+            return [c["name"] for c in (spec.get("containers") or ())] + [
+                c["name"] for c in (spec.get("initContainers") or ())]
+        return await self._call(run)
+
+    async def logs(self, ref: ResourceRef, *, container: str | None = None,
+                   follow: bool = True, previous: bool = False,
+                   tail_lines: int | None = 200) -> AsyncIterator[str]:
+        if Verb.LOGS not in ref.kind.verbs:
+            raise UnsupportedError(f"{ref.kind.name} have no logs")
+        pod, _ = await self._call(self._pod_for, ref)
+        query: list[tuple[str, Any]] = [("follow", str(follow).lower())]
+        if container:
+            query.append(("container", container))
+        if previous:
+            query.append(("previous", "true"))
+        if tail_lines is not None:
+            query.append(("tailLines", tail_lines))
+        path = f"/api/v1/namespaces/{ref.namespace}/pods/{pod}/log"
+        async for line in stream_logs(self.conn.transport, path, query,
+                                      self.settings.log_line_max, follow):
+            yield line
+
+    # -- Scaler, Deleter, Restarter ---------------------------------------------------------
+    async def replicas(self, ref: ResourceRef) -> int:
+        obj = await self._call(self._get, ref)
+        return int((obj.get("spec") or {}).get("replicas") or 0)
+
+    async def scale(self, ref: ResourceRef, replicas: int) -> None:
+        self._guard(Verb.SCALE, ref)
+        if replicas < 0:
+            raise BackendError("replicas must be 0 or more")
+        await self._call(self.conn.transport.json, "PATCH", self._path(ref, "scale"),
+                         body={"spec": {"replicas": replicas}}, content_type=MERGE_PATCH)
+
+    async def delete(self, ref: ResourceRef, *, force: bool = False) -> None:
+        self._guard(Verb.DELETE, ref)
+        query = [("gracePeriodSeconds", 0)] if force else []
+        body = {"kind": "DeleteOptions", "apiVersion": "v1",
+                "propagationPolicy": "Background"}
+        await self._call(self.conn.transport.json, "DELETE", self._path(ref), query=query,
+                         body=body)
+
+    async def restart(self, ref: ResourceRef) -> None:
+        self._guard(Verb.RESTART, ref)
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": stamp}}}}}
+        await self._call(self.conn.transport.json, "PATCH", self._path(ref), body=body,
+                         content_type=MERGE_PATCH)
+
+    # -- NodeOperator ---------------------------------------------------------------------
+    async def cordon(self, ref: ResourceRef, unschedulable: bool = True) -> None:
+        self._guard(Verb.CORDON, ref)
+        await self._call(self.conn.transport.json, "PATCH", self._path(ref),
+                         body={"spec": {"unschedulable": unschedulable or None}},
+                         content_type=MERGE_PATCH)
+
+    async def drain(self, ref: ResourceRef, timeout: float = 60.0) -> AsyncIterator[str]:
+        self._guard(Verb.DRAIN, ref)
+        await self.cordon(ref, True)
+        yield f"node/{ref.name} cordoned"
+        transport = self.conn.transport
+        pods = (await self._call(transport.get, "/api/v1/pods",
+                                 [("fieldSelector", f"spec.nodeName={ref.name}")])).get(
+            "items") or []
+        policy = await self._call(self._eviction_version)
+        victims = []
+        for pod in pods:
+            meta = pod["metadata"]
+            owners = {o.get("kind") for o in meta.get("ownerReferences") or ()}
+            if "DaemonSet" in owners:
+                yield f"ignoring DaemonSet-managed pod {meta['namespace']}/{meta['name']}"
+                continue
+            if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+                continue
+            body = {"apiVersion": policy, "kind": "Eviction",
+                    "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+            path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/eviction"
+            try:
+                await self._call(transport.json, "POST", path, body=body)
+                victims.append(meta)
+                yield f"evicting pod {meta['namespace']}/{meta['name']}"
+            except BackendError as exc:
+                yield f"cannot evict {meta['namespace']}/{meta['name']}: {exc}"
+        deadline = time.monotonic() + timeout
+        remaining = victims
+        while remaining and time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            left = []
+            for meta in remaining:
+                path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+                try:
+                    obj = await self._call(transport.get, path)
+                    if obj["metadata"].get("uid") == meta.get("uid"):
+                        left.append(meta)
+                except NotFound:
+                    yield f"pod {meta['namespace']}/{meta['name']} evicted"
+            remaining = left
+        if remaining:
+            yield (f"still terminating after {timeout:.0f}s: "
+                   + ", ".join(f"{m['namespace']}/{m['name']}" for m in remaining))
+        else:
+            yield f"node/{ref.name} drained"
+
+    def _eviction_version(self) -> str:
+        try:
+            group = self.conn.transport.get("/apis/policy")
+            versions = [v["version"] for v in group.get("versions") or ()]
+        except BackendError:
+            versions = []
+        return "policy/v1" if "v1" in versions else "policy/v1beta1"
+
+    # -- ContextSwitcher ------------------------------------------------------------------
+    def contexts(self) -> list[ContextInfo]:
+        current = self._conn.loaded.context if self._conn else None
+        return [ContextInfo(c.name, c.cluster, c.user, c.namespace, c.name == current)
+                for c in kubeconfig.list_contexts(self.settings.kubeconfig)]
+
+    async def use_context(self, name: str) -> ClusterInfo:
+        names = [c.name for c in self.contexts()]
+        if name not in names:
+            raise ConfigError(f"context {name!r} not found; available: {', '.join(names)}")
+        new = await asyncio.to_thread(self._open, name)  # fails before anything is torn down
+        old, self._conn = self._conn, new
+        if old is not None:
+            await asyncio.to_thread(old.stop)
+        self._namespace = new.loaded.namespace or ("" if self.settings.all_namespaces
+                                                   else "default")
+        return self.info()

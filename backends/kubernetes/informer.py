@@ -1,0 +1,205 @@
+"""Informer semantics over raw JSON: list once, watch from there, never poll.
+
+One thread per (kind, namespace). The list is paginated (as kubectl does) and each object is
+rendered to a lean Row on arrival, so the full object is never kept. The watch resumes from
+the last resourceVersion (bookmarks keep it fresh); a 410 Gone means the version was
+compacted away and triggers a relist; a broken connection is retried from the same version
+with exponential backoff and jitter, so an apiserver restart costs no relist.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import urllib3
+
+from backends.cache import RowStore
+from backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
+from backends.kubernetes.transport import Gone, Transport, iter_lines
+from backends.models import KindInfo, Row
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Render = Callable[[Obj, float], Row]
+
+
+def collection_path(kind: KindInfo, namespace: str) -> str:
+    base = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    if kind.namespaced and namespace:
+        return f"{base}/namespaces/{namespace}/{kind.name}"
+    return f"{base}/{kind.name}"
+
+
+class Backoff:
+    """Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped, each scaled by 50-100 %."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2 ** self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Informer:
+    """Keeps ``store`` equal to the server's set of ``kind`` objects in ``namespace``."""
+
+    def __init__(self, transport: Transport, kind: KindInfo, namespace: str, render: Render,
+                 store: RowStore, *, page_size: int = 500, watch_timeout: int = 300,
+                 on_object: Callable[[str, Obj], None] | None = None,
+                 on_delete: Callable[[str], None] | None = None,
+                 backoff: Backoff | None = None) -> None:
+        self.transport = transport
+        self.kind = kind
+        self.namespace = namespace if kind.namespaced else ""
+        self.render = render
+        self.store = store
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.on_object = on_object  # sees raw objects (e.g. to keep the few nodes for joins)
+        self.on_delete = on_delete
+        self.backoff = backoff or Backoff()
+        self.path = collection_path(kind, self.namespace)
+        self.resource_version = ""
+        self.list_requests = 0
+        self.watch_requests = 0
+        self.relists = 0
+        self._stop = threading.Event()
+        self._resp: urllib3.BaseHTTPResponse | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"informer-{kind.name}-{self.namespace or 'all'}")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        resp = self._resp
+        if resp is not None:
+            try:
+                resp.shutdown()  # wakes a read blocked in another thread
+            except Exception:  # noqa: BLE001 - best effort on a dying socket
+                pass
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the loop -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.resource_version:
+                    self._list()
+                self._watch()
+                self.backoff.reset()
+            except Gone:
+                log.info("%s: resourceVersion %s is gone, relisting", self.path,
+                         self.resource_version)
+                self.resource_version = ""
+                self.relists += 1
+            except (Unauthorized, Forbidden) as exc:
+                self._fail(str(exc), slow=True)
+            except (ConnectionFailed, BackendError, urllib3.exceptions.HTTPError, OSError,
+                    orjson.JSONDecodeError) as exc:
+                if self._stop.is_set():
+                    break
+                self._fail(str(exc) if isinstance(exc, BackendError) else
+                           f"watch of {self.kind.name} broke: {exc.__class__.__name__}")
+
+    def _fail(self, message: str, slow: bool = False) -> None:
+        self.store.set_error(message)
+        delay = self.backoff.next()
+        if slow:  # credentials rarely fix themselves within a second
+            delay = max(delay, 5.0)
+        log.warning("%s: %s; retrying in %.1fs", self.path, message, delay)
+        self._stop.wait(delay)
+
+    def _render(self, obj: Obj, now: float) -> Row | None:
+        try:
+            if self.on_object:
+                self.on_object(obj["metadata"]["uid"], obj)
+            return self.render(obj, now)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            meta = obj.get("metadata") or {}
+            log.warning("cannot render %s %s/%s: %r", self.kind.kind, meta.get("namespace"),
+                        meta.get("name"), exc)
+            return None
+
+    def _list(self) -> None:
+        rows: list[Row] = []
+        token = ""
+        now = time.time()
+        first = not self.store.state().synced
+        while True:
+            query: list[tuple[str, Any]] = [("limit", self.page_size)]
+            if token:
+                query.append(("continue", token))
+            self.list_requests += 1
+            page = self.transport.get(self.path, query)
+            batch = [r for r in (self._render(o, now) for o in page.get("items") or ()) if r]
+            if first:  # an empty table fills page by page; a relist swaps in whole
+                self.store.upsert_many(batch)
+            rows.extend(batch)
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") or ""
+            if not token:
+                self.resource_version = meta.get("resourceVersion", "")
+                break
+            if self._stop.is_set():
+                return
+        self.store.replace(rows)
+
+    def _watch(self) -> None:
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"), ("resourceVersion", self.resource_version),
+            ("allowWatchBookmarks", "true"), ("timeoutSeconds", self.watch_timeout),
+        ]
+        self.watch_requests += 1
+        resp = self.transport.open("GET", self.path, query=query,
+                                   read_timeout=self.watch_timeout + 30)
+        self._resp = resp
+        self.store.clear_error()
+        try:
+            for line in iter_lines(resp):
+                if self._stop.is_set():
+                    return
+                if line:
+                    self._event(orjson.loads(line))
+        finally:
+            self._resp = None
+            resp.release_conn()
+
+    def _event(self, event: Obj) -> None:
+        etype, obj = event.get("type"), event.get("object") or {}
+        if etype == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone(obj.get("message", "too old resource version"))
+            raise BackendError(f"watch error: {obj.get('message', obj)}")
+        meta = obj.get("metadata") or {}
+        if meta.get("resourceVersion"):
+            self.resource_version = meta["resourceVersion"]
+        if etype == "BOOKMARK":
+            return
+        if etype == "DELETED":
+            self.store.delete(meta.get("uid", ""))
+            if self.on_delete:
+                self.on_delete(meta.get("uid", ""))
+            return
+        row = self._render(obj, time.time())
+        if row is not None:
+            self.store.upsert(row)

@@ -1,0 +1,165 @@
+"""Plain data shared by every backend and the TUI.
+
+Nothing here talks to a server or imports a UI toolkit: these are the values that cross the
+seam between ``backends`` and ``tui``. Rows are lean on purpose: a cache keeps only what a
+view shows (plus what a filter needs), never a full API object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Verb(str, Enum):
+    """What can be done to objects of a kind; a view offers a key only when its verb is here."""
+
+    DESCRIBE = "describe"
+    YAML = "yaml"
+    LOGS = "logs"
+    DELETE = "delete"
+    SCALE = "scale"
+    RESTART = "restart"
+    CORDON = "cordon"
+    DRAIN = "drain"
+
+
+MUTATING_VERBS = frozenset({Verb.DELETE, Verb.SCALE, Verb.RESTART, Verb.CORDON, Verb.DRAIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column. ``numeric`` columns sort by the row's sort key, not the text."""
+
+    name: str
+    width: int = 0  # 0: size to content
+    numeric: bool = False
+    wide_only: bool = False
+    # An age column's sort key is the creation time (epoch seconds); the table shows
+    # "now - key" when it paints, so ages stay current without re-rendering rows.
+    age: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """A resource kind as the cluster serves it (built-in or found by discovery)."""
+
+    name: str  # plural resource name, e.g. "pods", "inferenceservices"
+    kind: str  # e.g. "Pod"
+    group: str  # "" for the core group
+    version: str  # preferred version from discovery
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    verbs: frozenset[Verb] = frozenset({Verb.DESCRIBE, Verb.YAML, Verb.DELETE})
+    singular: str = ""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def display(self) -> str:
+        """k9s-style title: ``pods`` or ``inferenceservices.serving.kserve.io``."""
+        return f"{self.name}.{self.group}" if self.group else self.name
+
+    def aliases(self) -> tuple[str, ...]:
+        names = [self.name, *self.short_names]
+        if self.singular:
+            names.append(self.singular)
+        names.append(self.kind.lower())
+        if self.group:
+            names.append(self.display)
+        return tuple(dict.fromkeys(n.lower() for n in names if n))
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """Names one object: what actions take."""
+
+    kind: KindInfo
+    name: str
+    namespace: str = ""
+
+    def __str__(self) -> str:
+        base = f"{self.kind.name}/{self.name}"
+        return f"{self.namespace}/{base}" if self.namespace else base
+
+
+@dataclass(slots=True)
+class Row:
+    """One object as a table shows it.
+
+    ``cells`` line up with the kind's columns; ``sort_keys`` holds a number for numeric
+    columns (ages, counts) so sorting never parses text. ``search_text`` is what the ``/``
+    filter matches, built once when the row is made, not on every keystroke.
+    """
+
+    uid: str
+    name: str
+    namespace: str
+    cells: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    sort_keys: tuple[float | str, ...] = ()
+    status: str = ""  # "ok" | "warn" | "error" | "" : drives the row's colour
+    search_text: str = ""
+    selector: str = ""  # workloads: their pod selector, "k=v,k2=v2", for drill-down
+
+    def __post_init__(self) -> None:
+        if not self.search_text:
+            self.search_text = " ".join(self.cells)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextInfo:
+    name: str
+    cluster: str
+    user: str
+    namespace: str = ""
+    current: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """What the header shows."""
+
+    context: str
+    cluster: str
+    user: str
+    server: str
+    version: str
+    namespace: str  # "" means all namespaces
+
+
+@dataclass(frozen=True, slots=True)
+class CacheChanges:
+    """What changed in a cache since a version the reader last saw.
+
+    ``reset`` asks the reader to drop what it holds and take ``upserts`` as the whole set
+    (first read, relist, or the reader fell behind the change log).
+    """
+
+    version: int
+    upserts: tuple[Row, ...]
+    deletes: tuple[str, ...]
+    reset: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CacheState:
+    synced: bool
+    error: str = ""  # last error the watch met, "" when healthy
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    """What the CLI hands a backend factory. Every field has a working default."""
+
+    kubeconfig: str | None = None  # None: $KUBECONFIG, then ~/.kube/config, then in-cluster
+    context: str | None = None
+    namespace: str | None = None  # None: the context's namespace, else "default"
+    all_namespaces: bool = False
+    readonly: bool = False
+    log_buffer_lines: int = 5000
+    log_line_max: int = 4096
+    request_timeout: float = 10.0

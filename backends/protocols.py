@@ -1,0 +1,178 @@
+"""The contract between the TUI and a cluster backend, split by capability.
+
+A backend implements :class:`ClusterBackend` and whichever capability protocols it can
+honour. The TUI probes with ``isinstance`` (the protocols are runtime-checkable) and with the
+kind's :class:`~backends.models.Verb` set, and offers a key only when both say yes, so a
+missing capability is an absent key, never a surprise error.
+
+Every call that may touch the network is ``async``; blocking client libraries are wrapped
+inside the backend. Reading a cache is synchronous and in-memory: the TUI never waits on
+the API server to draw a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from backends.models import (
+    CacheChanges,
+    CacheState,
+    ClusterInfo,
+    Column,
+    ContextInfo,
+    KindInfo,
+    ResourceRef,
+    Row,
+)
+
+
+@runtime_checkable
+class RowCache(Protocol):
+    """A watch-fed, in-memory set of rows for one kind in one namespace (or all)."""
+
+    kind: KindInfo
+    namespace: str  # "" for all namespaces
+    columns: tuple[Column, ...]
+
+    def changes_since(self, version: int) -> CacheChanges:
+        """Rows changed after ``version`` (0: everything, as a reset).
+
+        Returns:
+            The new version to pass next time, the rows added or changed, the uids deleted,
+            and ``reset`` when the reader must replace what it holds.
+        """
+        ...
+
+    def state(self) -> CacheState:
+        """Whether the first list finished, the last watch error, the row count."""
+        ...
+
+    def get(self, uid: str) -> Row | None:
+        """The current row for ``uid``, or None when it is gone."""
+        ...
+
+
+@runtime_checkable
+class ClusterBackend(Protocol):
+    """What every cluster backend does: connect, name its kinds, serve row caches."""
+
+    name: str
+    readonly: bool
+
+    async def connect(self) -> ClusterInfo:
+        """Load credentials, reach the server, run discovery.
+
+        Raises:
+            ConfigError: the configuration is unusable (bad kubeconfig, unknown context).
+            ConnectionFailed, Unauthorized, Forbidden: the server said no or is unreachable.
+        """
+        ...
+
+    def info(self) -> ClusterInfo:
+        """The header facts of the current connection (after :meth:`connect`)."""
+        ...
+
+    def kinds(self) -> Sequence[KindInfo]:
+        """Every kind this cluster serves that the backend can show, built-in first."""
+        ...
+
+    def resolve_kind(self, alias: str) -> KindInfo | None:
+        """Find a kind by plural, singular, short name or ``plural.group``; None if unknown."""
+        ...
+
+    def cache(self, kind: KindInfo, namespace: str) -> RowCache:
+        """The row cache for ``kind`` in ``namespace`` ("" = all), started on first use.
+
+        Returns at once; the cache fills in the background (see ``state().synced``).
+        """
+        ...
+
+    def set_namespace(self, namespace: str) -> None:
+        """Make ``namespace`` ("" = all) the session's current namespace."""
+        ...
+
+    async def close(self) -> None:
+        """Stop every watch and release connections."""
+        ...
+
+
+@runtime_checkable
+class Describer(Protocol):
+    async def describe(self, ref: ResourceRef) -> str:
+        """A human-readable, kubectl-describe-like text of one object (secrets: keys only)."""
+        ...
+
+    async def yaml(self, ref: ResourceRef) -> str:
+        """The object as YAML, without managedFields; secret values are redacted."""
+        ...
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    async def containers(self, ref: ResourceRef) -> list[str]:
+        """Container names of a pod (init containers last), for the container picker."""
+        ...
+
+    def logs(
+        self,
+        ref: ResourceRef,
+        *,
+        container: str | None = None,
+        follow: bool = True,
+        previous: bool = False,
+        tail_lines: int | None = 200,
+    ) -> AsyncIterator[str]:
+        """Log lines of one container, newest last; follows until cancelled."""
+        ...
+
+
+@runtime_checkable
+class Scaler(Protocol):
+    async def scale(self, ref: ResourceRef, replicas: int) -> None:
+        """Set the replica count of a deployment, statefulset or replicaset."""
+        ...
+
+    async def replicas(self, ref: ResourceRef) -> int:
+        """The desired replica count now, to prefill the scale dialog."""
+        ...
+
+
+@runtime_checkable
+class Deleter(Protocol):
+    async def delete(self, ref: ResourceRef, *, force: bool = False) -> None:
+        """Delete one object (``force``: grace period 0)."""
+        ...
+
+
+@runtime_checkable
+class Restarter(Protocol):
+    async def restart(self, ref: ResourceRef) -> None:
+        """Rollout restart: stamp the pod template so the controller replaces every pod."""
+        ...
+
+
+@runtime_checkable
+class NodeOperator(Protocol):
+    async def cordon(self, ref: ResourceRef, unschedulable: bool = True) -> None:
+        """Mark a node (un)schedulable."""
+        ...
+
+    def drain(self, ref: ResourceRef) -> AsyncIterator[str]:
+        """Cordon, then evict every pod but DaemonSet and mirror pods; yields progress lines."""
+        ...
+
+
+@runtime_checkable
+class ContextSwitcher(Protocol):
+    def contexts(self) -> list[ContextInfo]:
+        """Every context of the loaded kubeconfig(s), the current one flagged."""
+        ...
+
+    async def use_context(self, name: str) -> ClusterInfo:
+        """Switch to another context: caches restart against the new cluster.
+
+        Raises:
+            ConfigError: no such context. The old context stays in use.
+        """
+        ...

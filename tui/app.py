@@ -1,0 +1,385 @@
+"""The Textual app: header, one main view, command bar, flash line; routing and actions.
+
+Everything that touches a backend runs in a worker; a :class:`BackendError` becomes a red
+flash line, never a traceback. The app takes its backend in the constructor, so tests hand
+it the demo backend (or any other) directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Footer
+
+from backends.errors import BackendError
+from backends.models import KindInfo, ResourceRef, Row
+from backends.protocols import (
+    ClusterBackend, ContextSwitcher, Deleter, Describer, LogSource, NodeOperator, Restarter,
+    Scaler,
+)
+from tui.registry import CONTEXT_ALIASES, QUIT_ALIASES, parse_command
+from tui.screens.detail import DetailScreen
+from tui.screens.dialogs import ChoiceScreen, ConfirmScreen, ScaleScreen
+from tui.screens.help import HelpScreen
+from tui.screens.logs import LogScreen
+from tui.views.contexts_view import ContextsView
+from tui.views.resource_view import ResourceView
+from tui.widgets.cluster_header import ClusterHeader
+from tui.widgets.command_bar import CommandBar
+from tui.widgets.flash import Flash
+from tui.widgets.resource_table import ResourceTable
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the user was: enough to go back with esc."""
+
+    view: str  # a kind alias, or "ctx"
+    namespace: str
+    filter_text: str = ""
+
+
+class MlopsApp(App[int]):
+    TITLE = "mlops-tui"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("colon", "command", "Command", key_display=":"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("0", "all_namespaces", "All ns", show=False),
+        Binding("ctrl+c", "quit", "Quit", priority=True, show=False),
+    ]
+
+    def __init__(self, backend: ClusterBackend, start_view: str = "pods",
+                 version: str = "") -> None:
+        super().__init__()
+        self.backend = backend
+        self.start_view = start_view
+        self.history: list[Place] = []
+        self.place: Place | None = None
+        self.package_version = version or _version()
+
+    # -- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield ClusterHeader()
+        yield Flash(id="flash")
+        yield ResourceViewSlot(id="main")
+        yield CommandBar(id="command-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        header = self.query_one(ClusterHeader)
+        header.info = self.backend.info()
+        header.readonly = self.backend.readonly
+        header.version = self.package_version
+        self.query_one(CommandBar).set_completions(self._completions())
+        self.open_view(self.start_view, self.backend.info().namespace, remember=False)
+
+    def _completions(self) -> list[str]:
+        words = {alias for kind in self.backend.kinds() for alias in kind.aliases()}
+        return sorted(words | set(CONTEXT_ALIASES) | {"ns", "q", "quit"})
+
+    @property
+    def flash(self) -> Flash:
+        return self.query_one(Flash)
+
+    @property
+    def view(self) -> ResourceView | ContextsView | None:
+        return next(iter(self.query("#main > *").results()), None)  # type: ignore[return-value]
+
+    # -- navigation -----------------------------------------------------------------------
+    def open_view(self, name: str, namespace: str, filter_text: str = "",
+                  remember: bool = True) -> bool:
+        if name in CONTEXT_ALIASES:
+            if not isinstance(self.backend, ContextSwitcher):
+                self.flash.show("this backend has no contexts", "warn")
+                return False
+            try:
+                widget = ContextsView(self.backend.contexts())
+            except BackendError as exc:
+                self.flash.show(str(exc), "error")
+                return False
+            place = Place("ctx", namespace)
+        else:
+            kind = self.backend.resolve_kind(name)
+            if kind is None:
+                self.flash.show(f"unknown resource or command {name!r}", "error")
+                return False
+            self.backend.set_namespace(namespace)
+            widget = ResourceView(self.backend, kind, namespace, filter_text)
+            place = Place(kind.name if not kind.group else kind.display, namespace,
+                          filter_text)
+        if remember and self.place is not None:
+            self.history.append(self.place)
+            del self.history[:-20]
+        self.place = place
+        slot = self.query_one("#main")
+        slot.remove_children()
+        slot.mount(widget)
+        header = self.query_one(ClusterHeader)
+        header.info = self.backend.info()
+        return True
+
+    def action_command(self) -> None:
+        self.query_one(CommandBar).open("command")
+
+    def action_filter(self) -> None:
+        view = self.view
+        self.query_one(CommandBar).open("filter", view.table.filter_text if view else "")
+
+    def action_back(self) -> None:
+        view = self.view
+        if view is not None and view.table.filter_text:
+            view.set_filter("")
+            return
+        if self.history:
+            place = self.history.pop()
+            self.open_view(place.view, place.namespace, place.filter_text, remember=False)
+
+    def action_all_namespaces(self) -> None:
+        if self.place is not None and self.place.view != "ctx":
+            self.open_view(self.place.view, "")
+
+    def action_help(self) -> None:
+        view = self.view
+        keys: list[tuple[str, str]] = []
+        if isinstance(view, ResourceView):
+            for binding in view.BINDINGS:
+                assert isinstance(binding, Binding)
+                action = binding.action.removeprefix("act(").strip("')")
+                ok = view.supports(action) if binding.action.startswith("act(") else (
+                    view.check_action(*_split_action(binding.action)))
+                if ok:
+                    keys.append((binding.key.replace("less_than_sign", "<").replace(
+                        "greater_than_sign", ">"), binding.description))
+            title = f"Keys for {view.kind.display}" + (" (read-only)"
+                                                        if self.backend.readonly else "")
+        else:
+            keys = [("enter", "switch to this context")]
+            title = "Keys for contexts"
+        self.push_screen(HelpScreen(title, keys))
+
+    @on(CommandBar.FilterChanged)
+    def _filter_changed(self, event: CommandBar.FilterChanged) -> None:
+        view = self.view
+        if view is not None:
+            view.set_filter(event.text)
+
+    @on(CommandBar.Closed)
+    def _bar_closed(self, event: CommandBar.Closed) -> None:
+        if event.mode == "filter" and self.view is not None:
+            self.view.set_filter("")
+        self._focus_view()
+
+    @on(CommandBar.Submitted)
+    def _bar_submitted(self, event: CommandBar.Submitted) -> None:
+        self._focus_view()
+        if event.mode == "filter":
+            if self.view is not None:
+                self.view.set_filter(event.text)
+            return
+        command = parse_command(event.text)
+        if command is None:
+            return
+        if command.name in QUIT_ALIASES:
+            self.exit(0)
+            return
+        namespace = self.backend.info().namespace if command.namespace is None else (
+            command.namespace)
+        if command.name == "ns" and command.argument:
+            self.open_view("pods", command.argument)
+        elif command.name in CONTEXT_ALIASES and command.argument:
+            self.switch_context(command.argument)
+        else:
+            self.open_view(command.name, namespace, command.filter_text)
+
+    def _focus_view(self) -> None:
+        view = self.view
+        if view is not None:
+            view.table.focus()
+
+    @on(ResourceView.Synced)
+    def _synced(self, event: ResourceView.Synced) -> None:
+        self.query_one(ClusterHeader).sync = event.text
+
+    # -- drill down -----------------------------------------------------------------------
+    @on(ResourceTable.RowActivated)
+    def _row_activated(self, event: ResourceTable.RowActivated) -> None:
+        view = self.view
+        if not isinstance(view, ResourceView):
+            return
+        kind, row = view.kind, event.row
+        if kind.name == "namespaces" and not kind.group:
+            self.open_view("pods", row.name)
+        elif kind.name == "nodes" and not kind.group:
+            self.open_view("pods", "", filter_text=row.name)
+        elif kind.name == "pods" and not kind.group:
+            if view.supports("logs"):
+                self.run_action_on("logs", ResourceRef(kind, row.name, row.namespace), row)
+        elif kind.name in ("deployments", "statefulsets", "daemonsets", "replicasets",
+                           "jobs") and row.selector:
+            self.open_view("pods", row.namespace, filter_text=_selector_for(row))
+        else:
+            self.run_action_on("describe", ResourceRef(kind, row.name, row.namespace), row)
+
+    @on(ContextsView.Chosen)
+    def _context_chosen(self, event: ContextsView.Chosen) -> None:
+        self.switch_context(event.name)
+
+    @work(exclusive=True, group="context", exit_on_error=False)
+    async def switch_context(self, name: str) -> None:
+        assert isinstance(self.backend, ContextSwitcher)
+        self.flash.show(f"switching to context {name}…")
+        try:
+            info = await self.backend.use_context(name)
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+            return
+        self.query_one(ClusterHeader).info = info
+        self.query_one(CommandBar).set_completions(self._completions())
+        self.history.clear()
+        self.place = None
+        self.open_view("pods", info.namespace)
+        self.flash.show(f"switched to context {name}")
+
+    # -- actions on one object ------------------------------------------------------------
+    @on(ResourceView.ActionRequested)
+    def _action_requested(self, event: ResourceView.ActionRequested) -> None:
+        self.run_action_on(event.action, event.ref, event.row)
+
+    def run_action_on(self, action: str, ref: ResourceRef, row: Row) -> None:
+        backend = self.backend
+        if action in ("describe", "yaml") and isinstance(backend, Describer):
+            load = backend.describe if action == "describe" else backend.yaml
+            self.push_screen(DetailScreen(f"{action} {ref}", lambda: load(ref)))
+        elif action in ("logs", "previous_logs") and isinstance(backend, LogSource):
+            self.open_logs(ref, previous=action == "previous_logs")
+        elif action == "scale" and isinstance(backend, Scaler):
+            self.scale(ref)
+        elif action in ("delete", "kill") and isinstance(backend, Deleter):
+            self.delete(ref, force=action == "kill")
+        elif action == "restart" and isinstance(backend, Restarter):
+            self.confirm_then(f"Restart {ref}?", backend.restart(ref),
+                              f"restarted {ref}")
+        elif action in ("cordon", "uncordon") and isinstance(backend, NodeOperator):
+            self.confirm_then(None, backend.cordon(ref, action == "cordon"),
+                              f"{action}ed node {ref.name}")
+        elif action == "drain" and isinstance(backend, NodeOperator):
+            self.drain(ref)
+        else:
+            self.flash.show(f"{action} is not available here", "warn")
+
+    @work(group="action", exit_on_error=False)
+    async def confirm_then(self, question: str | None, call, done: str) -> None:
+        if question is not None and not await self.push_screen_wait(ConfirmScreen(question)):
+            call.close()
+            return
+        try:
+            await call
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+        else:
+            self.flash.show(done)
+
+    @work(group="action", exit_on_error=False)
+    async def delete(self, ref: ResourceRef, force: bool) -> None:
+        assert isinstance(self.backend, Deleter)
+        verb = "Kill (force delete, no grace period)" if force else "Delete"
+        if not await self.push_screen_wait(ConfirmScreen(f"{verb} {ref}?")):
+            return
+        try:
+            await self.backend.delete(ref, force=force)
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+        else:
+            self.flash.show(f"deleted {ref}")
+
+    @work(group="action", exit_on_error=False)
+    async def scale(self, ref: ResourceRef) -> None:
+        assert isinstance(self.backend, Scaler)
+        try:
+            current = await self.backend.replicas(ref)
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+            return
+        replicas = await self.push_screen_wait(ScaleScreen(str(ref), current))
+        if replicas is None:
+            return
+        try:
+            await self.backend.scale(ref, replicas)
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+        else:
+            self.flash.show(f"scaled {ref} to {replicas}")
+
+    @work(group="action", exit_on_error=False)
+    async def drain(self, ref: ResourceRef) -> None:
+        assert isinstance(self.backend, NodeOperator)
+        if not await self.push_screen_wait(ConfirmScreen(
+                f"Drain node {ref.name}? Its pods (but DaemonSet pods) are evicted.")):
+            return
+        try:
+            async for line in self.backend.drain(ref):
+                self.flash.show(line, seconds=10)
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+
+    @work(group="action", exit_on_error=False)
+    async def open_logs(self, ref: ResourceRef, previous: bool) -> None:
+        backend = self.backend
+        assert isinstance(backend, LogSource)
+        try:
+            containers = await backend.containers(ref)
+        except BackendError as exc:
+            self.flash.show(str(exc), "error")
+            return
+        container = containers[0] if containers else None
+        if len(containers) > 1:
+            container = await self.push_screen_wait(
+                ChoiceScreen(f"Container of {ref}:", containers))
+            if container is None:
+                return
+
+        def stream() -> AsyncIterator[str]:
+            return backend.logs(ref, container=container, follow=not previous,
+                                previous=previous)
+
+        title = f"logs {ref}" + (f" [{container}]" if container else "") + (
+            " (previous)" if previous else "")
+        max_lines = getattr(getattr(backend, "settings", None), "log_buffer_lines", 5000)
+        self.push_screen(LogScreen(title, stream, max_lines))
+
+
+class ResourceViewSlot(Container):
+    """Holds the one main view."""
+
+
+def _selector_for(row: Row) -> str:
+    return f"-l {row.selector}"
+
+
+def _split_action(action: str) -> tuple[str, tuple[object, ...]]:
+    name, _, rest = action.partition("(")
+    args = tuple(a.strip().strip("'\"") for a in rest.rstrip(")").split(",") if a.strip())
+    return name, args
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlops-tui")
+    except PackageNotFoundError:
+        return ""
+
+
+__all__ = ["KindInfo", "MlopsApp"]

@@ -1,0 +1,154 @@
+"""``mlops-tui``: parse flags the way kubectl users expect, build a backend, run the app.
+
+Exit codes: 0 on a normal quit, 2 when the tool cannot start (bad flags, bad kubeconfig,
+unreachable or refusing server). Errors print as one ``error: ...`` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from backends import registry
+from backends.errors import BackendError
+from backends.models import BackendSettings
+from tui.paths import state_dir
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+mlops-tui takes an ML team from bare machines to a monitored model on Kubernetes.
+
+ Browse and operate a cluster the way k9s does (:kind to switch views, / to filter,
+ ? for the keys of the current view), with GPU nodes and inference workloads first-class.
+ New here? 'mlops-tui --demo' opens a simulated GPU cluster; no cluster needed."""
+
+EXAMPLES = """\
+Examples:
+  # Start with the kubeconfig's current context, in its namespace
+  mlops-tui
+
+  # Try every screen without a cluster, in a simulated GPU cluster
+  mlops-tui --demo
+
+  # Look at all namespaces of another context, without any way to change things
+  mlops-tui --context prod -A --readonly
+
+  # Open straight on the nodes view
+  mlops-tui --command nodes
+
+Usage:
+  mlops-tui [flags] [options]"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one clear line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"error: {message}\nSee 'mlops-tui --help' for usage.\n")
+
+
+def package_version() -> str:
+    try:
+        return version("mlops-tui")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mlops-tui", description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter, usage=argparse.SUPPRESS,
+        add_help=False,
+    )
+    opts = parser.add_argument_group("Options")
+    opts.add_argument("-h", "--help", action="help", help="Show this help and exit.")
+    opts.add_argument("--version", action="store_true", help="Print the version and exit.")
+    opts.add_argument("--kubeconfig", metavar="PATH",
+                      help="Path to the kubeconfig file to use (default: $KUBECONFIG, "
+                           "then ~/.kube/config, then in-cluster).")
+    opts.add_argument("--context", metavar="NAME",
+                      help="The name of the kubeconfig context to use.")
+    opts.add_argument("-n", "--namespace", metavar="NS",
+                      help="The namespace to start in (default: the context's).")
+    opts.add_argument("-A", "--all-namespaces", action="store_true",
+                      help="Start in all namespaces.")
+    opts.add_argument("--readonly", action="store_true",
+                      help="Hide and refuse every action that changes the cluster.")
+    opts.add_argument("--demo", action="store_true",
+                      help="Use the built-in sandbox: a simulated GPU cluster, no cluster "
+                           "needed.")
+    opts.add_argument("-c", "--command", metavar="KIND", default="pods",
+                      help="The view to start in, as after ':' (e.g. pods, nodes, deploy, "
+                           "isvc, ctx). Default: pods.")
+    opts.add_argument("--backend", metavar="NAME",
+                      help=f"Cluster backend to use (installed: "
+                           f"{', '.join(registry.available()) or 'none'}).")
+    opts.add_argument("--log-lines", metavar="N", type=int, default=5000,
+                      help="Log lines kept per log view (a ring buffer). Default: 5000.")
+    opts.add_argument("--log-line-max", metavar="BYTES", type=int, default=4096,
+                      help="Longer log lines are cut to this many bytes. Default: 4096.")
+    opts.add_argument("--request-timeout", metavar="SECONDS", type=float, default=10.0,
+                      help="Timeout of one API request. Default: 10.")
+    opts.add_argument("-v", "--verbose", action="count", default=0,
+                      help="Write debug logs to the state directory's mlops-tui.log.")
+    return parser
+
+
+def _setup_logging(verbose: int) -> None:
+    path = state_dir() / "mlops-tui.log"
+    logging.basicConfig(
+        filename=path, level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # urllib3 logs request lines (with query strings) at debug: keep it quiet.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def settings_from(args: argparse.Namespace) -> BackendSettings:
+    return BackendSettings(
+        kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace,
+        all_namespaces=args.all_namespaces, readonly=args.readonly,
+        log_buffer_lines=max(100, args.log_lines), log_line_max=max(80, args.log_line_max),
+        request_timeout=args.request_timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        print(f"mlops-tui {package_version()}")
+        return EXIT_OK
+    if args.demo and args.backend not in (None, "demo"):
+        print("error: --demo and --backend name two backends; choose one", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(args.verbose)
+    name = "demo" if args.demo else (args.backend or os.environ.get("MLOPS_TUI_BACKEND")
+                                     or "kubernetes")
+    try:
+        backend = registry.create(name, settings_from(args))
+        asyncio.run(backend.connect())
+        if backend.resolve_kind(args.command) is None and args.command not in (
+                "ctx", "context", "contexts"):
+            raise BackendError(f"unknown view {args.command!r} for --command")
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+    from tui.app import MlopsApp  # after the connect, so --help and errors stay fast
+
+    app = MlopsApp(backend, start_view=args.command)
+    try:
+        app.run()
+    finally:
+        asyncio.run(backend.close())
+    return app.return_code or EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

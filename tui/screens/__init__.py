@@ -1,0 +1,1 @@
+"""Screens pushed over the main view: text details, logs, help and dialogs."""

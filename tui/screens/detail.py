@@ -1,0 +1,53 @@
+"""Describe and YAML: read-only text loaded in a worker, scrollable, searchable by eye."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TextArea
+
+from backends.errors import BackendError
+
+
+class DetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DetailScreen > Static#detail-title { height: 1; background: $accent; color: $text;
+        padding: 0 1; text-style: bold; }
+    DetailScreen > TextArea { height: 1fr; border: none; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("w", "toggle_wrap", "Wrap"),
+    ]
+
+    def __init__(self, title: str, load: Callable[[], Awaitable[str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self._load = load
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="detail-title")
+        yield TextArea("loading…", read_only=True, show_line_numbers=False,
+                       soft_wrap=False, id="detail-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.fetch()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def fetch(self) -> None:
+        area = self.query_one(TextArea)
+        try:
+            area.load_text(await self._load())
+        except BackendError as exc:
+            area.load_text(f"error: {exc}")
+            self.notify(str(exc), severity="error")
+        area.focus()
+
+    def action_toggle_wrap(self) -> None:
+        area = self.query_one(TextArea)
+        area.soft_wrap = not area.soft_wrap

@@ -1,0 +1,1 @@
+"""Views: what fills the main area (a kind's table, the contexts list)."""

@@ -1,0 +1,72 @@
+"""The prompt at the bottom: ``:`` for commands (with completion), ``/`` for filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import Input
+
+
+class CommandBar(Input):
+    """Hidden until opened. Posts :class:`Submitted`, :class:`FilterChanged`, :class:`Closed`.
+
+    In filter mode every keystroke posts ``FilterChanged`` so the table filters as you type.
+    """
+
+    DEFAULT_CSS = """
+    CommandBar { dock: bottom; display: none; height: 3; border: round $accent; }
+    CommandBar.-open { display: block; }
+    """
+    BINDINGS = [Binding("escape", "close", "Cancel", show=False)]
+
+    class Submitted(Message):
+        def __init__(self, mode: str, text: str) -> None:
+            super().__init__()
+            self.mode, self.text = mode, text
+
+    class FilterChanged(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Closed(Message):
+        def __init__(self, mode: str) -> None:
+            super().__init__()
+            self.mode = mode
+
+    mode = "command"
+
+    def set_completions(self, words: Iterable[str]) -> None:
+        self.suggester = SuggestFromList(sorted(set(words)), case_sensitive=False)
+
+    def open(self, mode: str, text: str = "") -> None:
+        self.mode = mode
+        self.border_title = "filter (regex, !inverse, -l key=value)" if mode == "filter" else (
+            "command (kind, alias, ctx, ns NAME, q)")
+        self.value = text
+        self.add_class("-open")
+        self.focus()
+        self.cursor_position = len(text)
+
+    def close(self) -> None:
+        self.remove_class("-open")
+
+    def action_close(self) -> None:
+        self.close()
+        self.post_message(self.Closed(self.mode))
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.mode == "filter" and self.has_class("-open"):
+            self.post_message(self.FilterChanged(event.value))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close()
+        self.post_message(self.Submitted(self.mode, event.value.strip()))
