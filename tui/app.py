@@ -180,8 +180,8 @@ class MlopsApp(App[int]):
             self.view.set_filter("")
         self._focus_view()
 
-    @on(CommandBar.Submitted)
-    def _bar_submitted(self, event: CommandBar.Submitted) -> None:
+    @on(CommandBar.Entered)
+    def _bar_submitted(self, event: CommandBar.Entered) -> None:
         self._focus_view()
         if event.mode == "filter":
             if self.view is not None:

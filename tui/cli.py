@@ -45,6 +45,19 @@ Usage:
   mlops-tui [flags] [options]"""
 
 
+class _KubectlFormatter(argparse.RawDescriptionHelpFormatter):
+    """``-n, --namespace NS`` (metavar once, as kubectl prints it), help aligned at col 30."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30, width=100)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        metavar = self._metavar_formatter(action, action.dest.upper())(1)[0]
+        return f"{', '.join(action.option_strings)} {metavar}"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors exit 2 with one clear line
         self.print_usage(sys.stderr)
@@ -61,7 +74,7 @@ def package_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mlops-tui", description=DESCRIPTION, epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter, usage=argparse.SUPPRESS,
+        formatter_class=_KubectlFormatter, usage=argparse.SUPPRESS,
         add_help=False,
     )
     opts = parser.add_argument_group("Options")

@@ -91,6 +91,8 @@ def _scrub(exc: BaseException) -> str:
 
 def _loader(paths: list[Path], context: str | None) -> KubeConfigLoader:
     merged = _merged(paths)
+    if context is None and not merged.value.get("current-context"):
+        raise ConfigError("kubeconfig has no current-context", hint="pass --context NAME")
     try:
         return KubeConfigLoader(config_dict=merged, active_context=context,
                                 config_base_path=None)

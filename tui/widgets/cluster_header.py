@@ -25,7 +25,7 @@ class ClusterHeader(Widget):
 
     def render(self) -> Table:
         grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold $accent", no_wrap=True)
+        grid.add_column(style="bold dark_orange", no_wrap=True)
         grid.add_column(no_wrap=True)
         grid.add_column(justify="right", ratio=1, no_wrap=True)
         info = self.info

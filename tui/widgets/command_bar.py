@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 
 class CommandBar(Input):
-    """Hidden until opened. Posts :class:`Submitted`, :class:`FilterChanged`, :class:`Closed`.
+    """Hidden until opened. Posts :class:`Entered`, :class:`FilterChanged`, :class:`Closed`.
 
     In filter mode every keystroke posts ``FilterChanged`` so the table filters as you type.
     """
@@ -23,7 +23,9 @@ class CommandBar(Input):
     """
     BINDINGS = [Binding("escape", "close", "Cancel", show=False)]
 
-    class Submitted(Message):
+    class Entered(Message):
+        """Enter was pressed: ``text`` in ``mode`` ("command" or "filter")."""
+
         def __init__(self, mode: str, text: str) -> None:
             super().__init__()
             self.mode, self.text = mode, text
@@ -69,4 +71,4 @@ class CommandBar(Input):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.close()
-        self.post_message(self.Submitted(self.mode, event.value.strip()))
+        self.post_message(self.Entered(self.mode, event.value.strip()))
