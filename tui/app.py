@@ -7,14 +7,15 @@ it the demo backend (or any other) directly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 
 from backends.errors import BackendError
 from backends.models import KindInfo, ResourceRef, Row
@@ -51,8 +52,10 @@ class MlopsApp(App[int]):
     #main { height: 1fr; }
     """
     BINDINGS = [
-        Binding("colon", "command", "Command", key_display=":"),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # priority: checked before the key reaches the table, so ":po⏎" typed in one burst
+        # lands in the command bar (a non-priority binding would leave "po⏎" to the table)
+        Binding("colon", "command", "Command", key_display=":", priority=True),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
         Binding("0", "all_namespaces", "All ns", show=False),
@@ -60,9 +63,10 @@ class MlopsApp(App[int]):
     ]
 
     def __init__(self, backend: ClusterBackend, start_view: str = "pods",
-                 version: str = "") -> None:
+                 version: str = "", clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.backend = backend
+        self.clock = clock  # ages are painted against it; tests freeze it
         self.start_view = start_view
         self.history: list[Place] = []
         self.place: Place | None = None
@@ -95,6 +99,12 @@ class MlopsApp(App[int]):
     @property
     def view(self) -> ResourceView | ContextsView | None:
         return next(iter(self.query("#main > *").results()), None)  # type: ignore[return-value]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("command", "filter"):
+            # typing ':' or '/' into an input (the bar itself, a dialog) is just text
+            return self.screen is self.screen_stack[0] and not isinstance(self.focused, Input)
+        return True
 
     # -- navigation -----------------------------------------------------------------------
     def open_view(self, name: str, namespace: str, filter_text: str = "",

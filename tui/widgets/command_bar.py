@@ -19,7 +19,6 @@ class CommandBar(Input):
 
     DEFAULT_CSS = """
     CommandBar { dock: bottom; display: none; height: 3; border: round $accent; }
-    CommandBar.-open { display: block; }
     """
     BINDINGS = [Binding("escape", "close", "Cancel", show=False)]
 
@@ -50,12 +49,19 @@ class CommandBar(Input):
         self.border_title = "filter (regex, !inverse, -l key=value)" if mode == "filter" else (
             "command (kind, alias, ctx, ns NAME, q)")
         self.value = text
-        self.add_class("-open")
-        self.focus()
+        self.display = True
+        # an inline style applies at once (a class waits for the next CSS pass, and a
+        # hidden widget refuses focus); then focus now, not on the next loop turn: keys typed right after ':' (as k9s users
+        # do, ":po⏎" in one burst) must land here, not in the table
+        self.screen.set_focus(self)
         self.cursor_position = len(text)
 
+    @property
+    def is_open(self) -> bool:
+        return self.display
+
     def close(self) -> None:
-        self.remove_class("-open")
+        self.display = False
 
     def action_close(self) -> None:
         self.close()
@@ -64,7 +70,7 @@ class CommandBar(Input):
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
-        if self.mode == "filter" and self.has_class("-open"):
+        if self.mode == "filter" and self.is_open:
             self.post_message(self.FilterChanged(event.value))
 
     @on(Input.Submitted)

@@ -1,0 +1,38 @@
+"""The TUI's fixture: the demo backend, frozen at a fixed instant so screens are stable."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from backends.demo import DemoBackend
+from backends.models import BackendSettings
+from tui.app import MlopsApp
+
+NOW = 1_795_305_600.0  # 2026-11-22T00:00:00Z
+
+
+def frozen_backend(**settings) -> DemoBackend:
+    return DemoBackend(BackendSettings(**settings), seed=7, now=lambda: NOW, frozen=True)
+
+
+@pytest.fixture
+def make_app() -> Callable[..., Awaitable[MlopsApp]]:
+    """An app over a connected, frozen demo backend."""
+
+    async def make(start_view: str = "pods", **settings) -> MlopsApp:
+        backend = frozen_backend(**settings)
+        await backend.connect()
+        return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW)
+
+    return make
+
+
+def snapshot_app(start_view: str = "pods", **settings) -> MlopsApp:
+    """For snap_compare, which runs the app in its own loop: connect synchronously."""
+    import asyncio
+
+    backend = frozen_backend(**settings)
+    asyncio.run(backend.connect())
+    return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW)
