@@ -11,6 +11,26 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
+def format_age(seconds: float) -> str:
+    """kubectl's compact durations: 45s, 3m2s, 5h, 12d, 2y (shared by renderers and the table,
+    which repaints age columns against the clock so ages never go stale)."""
+    s = int(max(seconds, 0))
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 48:
+        return f"{h}h{m % 60}m" if h < 8 and m % 60 else f"{h}h"
+    d = h // 24
+    if d < 730:
+        return f"{d}d"
+    return f"{d // 365}y"
+
+
 class Verb(str, Enum):
     """What can be done to objects of a kind; a view offers a key only when its verb is here."""
 

@@ -6,6 +6,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from backends.models import format_age
+
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_PREFIX = "nvidia.com/mig-"
 
@@ -22,23 +24,7 @@ def parse_time(value: str | None) -> float:
         return 0.0
 
 
-def human_age(seconds: float) -> str:
-    """kubectl's compact durations: 45s, 3m2s, 5h, 12d, 2y."""
-    s = int(max(seconds, 0))
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = m // 60
-    if h < 48:
-        return f"{h}h{m % 60}m" if h < 8 and m % 60 else f"{h}h"
-    d = h // 24
-    if d < 730:
-        return f"{d}d"
-    return f"{d // 365}y"
+human_age = format_age
 
 
 def age_of(meta: Obj, now: float | None = None) -> tuple[str, float]:

@@ -1,0 +1,289 @@
+"""k9s-style ``/`` filters, compiled once per keystroke into a plain row predicate.
+
+Pure on purpose (no textual import), so it is tested and timed without an app.
+
+The grammar (leading blanks are ignored, trailing ones searched for):
+
+* ``""``: every row.
+* ``text``: a case-insensitive regular expression searched in ``row.search_text``; a pattern
+  that is not a valid regex is matched as a literal substring instead (never raises).
+  Text with no regex metacharacter is a plain substring test (same answer, faster).
+* ``-l sel``: a Kubernetes label selector over ``row.labels``: comma-separated
+  ``k=v`` / ``k==v`` / ``k!=v`` / ``k in (a,b)`` / ``k notin (a,b)`` / ``k`` / ``!k``.
+* ``-f text``: fuzzy: the characters of ``text`` appear in ``row.name`` in that order.
+* a leading ``!`` inverts any of the above (``!nginx``, ``!-l app=web``).
+
+A form with nothing after it (``!``, ``-l``, ``-f``) matches every row: that is what the
+user sees while still typing. A malformed selector matches no row and sets ``error``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from operator import and_, attrgetter, contains, not_, or_
+from typing import Literal
+
+from backends.models import Row
+
+RowPredicate = Callable[[Row], bool]
+FilterKind = Literal["all", "regex", "literal", "labels", "fuzzy"]
+LabelOp = Literal["=", "!=", "in", "notin", "exists", "!exists"]
+
+_REQUIREMENT = re.compile(
+    r"""^\s*(?P<bang>!)?\s*(?P<key>[A-Za-z0-9][-A-Za-z0-9_./]*)\s*
+    (?:(?P<op>==|=|!=)\s*(?P<value>[-A-Za-z0-9_.]*)
+      |\s(?P<setop>in|notin)\s*\((?P<values>[^()]*)\))?\s*$""",
+    re.VERBOSE,
+)
+_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+# A backslash escape that lowering would change: \S \W \D \B \A \Z \x41 \N{..} \1 \t...
+_UNSAFE_TO_FOLD = re.compile(r"\\(?![sdwb]|[^A-Za-z0-9])")
+
+
+def _match_all(row: Row) -> bool:
+    return True
+
+
+def _match_none(row: Row) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRequirement:
+    """One term of a label selector, e.g. ``tier in (web,api)``."""
+
+    key: str
+    op: LabelOp
+    values: frozenset[str] = frozenset()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        value = labels.get(self.key)
+        if self.op == "exists":
+            return value is not None
+        if self.op == "!exists":
+            return value is None
+        if self.op in ("=", "in"):
+            return value is not None and value in self.values
+        return value is None or value not in self.values  # "!=" and "notin", as Kubernetes
+
+    def mask(self, label_texts: Sequence[str]) -> Iterable[object]:
+        """:meth:`matches` over many rows' :func:`label_text`: substring tests run in C.
+
+        Every token in a label text sits between two newlines and its first bare ``=``
+        ends the key, so ``"\\napp=web\\n" in text`` holds exactly when app is web.
+        """
+        key = _escape(self.key)
+        if self.op in ("exists", "!exists"):
+            hits: Iterable[object] = map(contains, label_texts, repeat(f"\n{key}="))
+        else:
+            needles = sorted(f"\n{key}={_escape(value)}\n" for value in self.values)
+            if not needles:  # "k in ()"
+                hits = repeat(False, len(label_texts))
+            else:
+                hits = map(contains, label_texts, repeat(needles[0]))
+            for needle in needles[1:]:
+                hits = map(or_, hits, map(contains, label_texts, repeat(needle)))
+        return hits if self.op in ("=", "in", "exists") else map(not_, hits)
+
+
+def _escape(token: str) -> str:
+    if "\\" in token or "\n" in token or "=" in token:
+        return token.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\q")
+    return token
+
+
+def label_text(labels: Mapping[str, str]) -> str:
+    """A row's labels as one string, ``"\\nk=v\\nk2=v2\\n"``, which selectors scan fast.
+
+    Backslash, newline and ``=`` inside keys and values are escaped, so the separators
+    never occur inside a token. Callers may keep one per row (see :meth:`FilterSpec.mask`).
+    """
+    return "\n" + "".join(f"{_escape(k)}={_escape(v)}\n" for k, v in labels.items())
+
+
+SCANS: dict[str, Callable[[Row], str]] = {
+    "search": lambda row: row.search_text.lower(),
+    "name": lambda row: row.name.lower(),
+    "labels": lambda row: label_text(row.labels),
+}
+"""The per-row texts a filter may read (:attr:`FilterSpec.scan`), by name. A caller that
+filters the same rows on every keystroke keeps one list per name, made once, and hands it
+to :meth:`FilterSpec.mask`."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """What a filter text means: the parsed form behind :func:`compile_filter`.
+
+    ``pattern`` is what is searched: the text of a ``literal`` (plain text, or a regex that
+    did not compile), the ``regex``, the ``fuzzy`` regex, or the ``labels`` selector.
+    ``error`` says why the text was not taken as typed (invalid regex or selector).
+    ``folds``: the search runs case-sensitively in lowered text, which is several times
+    faster than ``re.IGNORECASE``; a regex folds unless lowering would change its meaning
+    (escapes such as ``\\S`` or ``\\x41``).
+    """
+
+    text: str
+    kind: FilterKind
+    inverse: bool = False
+    pattern: str = ""
+    selector: tuple[LabelRequirement, ...] = ()
+    error: str = ""
+    folds: bool = True
+
+    @property
+    def matches_all(self) -> bool:
+        """True when the filter lets every row through (callers may skip the pass)."""
+        return self.kind == "all"
+
+    @property
+    def scan(self) -> str | None:
+        """Which :data:`SCANS` text each row is tested on; ``None``: the raw search text."""
+        if self.kind == "labels":
+            return "labels"
+        if self.kind == "fuzzy":
+            return "name"
+        if self.kind == "all" or not self.folds:
+            return None
+        return "search"
+
+    def predicate(self) -> RowPredicate:
+        """The test for one row (an upsert); for many rows :meth:`mask` is faster."""
+        if self.kind == "all":
+            return _match_all
+        if self.kind == "labels":
+            if self.error:
+                return _match_none
+            reqs, inverse = self.selector, self.inverse
+            return lambda row: all(req.matches(row.labels) for req in reqs) != inverse
+        text_of = SCANS[self.scan] if self.scan else attrgetter("search_text")
+        inverse = self.inverse
+        if self.kind == "literal":
+            needle = self.pattern.lower()
+            return lambda row: (needle in text_of(row)) != inverse
+        search = self._compile().search
+        return lambda row: (search(text_of(row)) is not None) != inverse
+
+    def mask(self, rows: Sequence[Row], texts: Sequence[str] | None = None) -> Iterable[object]:
+        """One truthy/falsy value per row, as :meth:`predicate` would answer.
+
+        Built from ``map`` over C callables (``operator.contains``, a bound
+        ``Pattern.search``...), so no Python frame runs per row: this is the per-keystroke
+        pass. ``texts``, when given, holds ``SCANS[self.scan](row)`` for each row.
+        """
+        if self.kind == "all":
+            return repeat(True, len(rows))
+        if self.error and self.kind == "labels":
+            return repeat(False, len(rows))
+        if texts is None:
+            text_of = SCANS[self.scan] if self.scan else attrgetter("search_text")
+            texts = list(map(text_of, rows))
+        if self.kind == "labels":
+            hits = self.selector[0].mask(texts)
+            for req in self.selector[1:]:
+                hits = map(and_, hits, req.mask(texts))  # bools: no tuple per row
+        elif self.kind == "literal":
+            hits = map(contains, texts, repeat(self.pattern.lower()))
+        else:
+            hits = map(self._compile().search, texts)
+        return map(not_, hits) if self.inverse else hits
+
+    def _compile(self) -> re.Pattern[str]:
+        if self.kind == "fuzzy":
+            return re.compile(self.pattern)  # made from lowered text already
+        if self.folds:
+            return re.compile(self.pattern.lower())
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+def _fold_pattern(pattern: str) -> str | None:
+    """The pattern lowered, when it means the same in lowered text; else None."""
+    if _UNSAFE_TO_FOLD.search(pattern):
+        return None
+    folded = pattern.lower()
+    try:
+        re.compile(folded)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return folded
+
+
+def _split_terms(selector: str) -> list[str] | None:
+    """Split at commas outside parentheses; None when the parentheses do not balance."""
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(selector):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            terms.append(selector[start:i])
+            start = i + 1
+    if depth:
+        return None
+    terms.append(selector[start:])
+    return terms
+
+
+def parse_selector(selector: str) -> tuple[tuple[LabelRequirement, ...], str]:
+    """Parse a label selector; returns (requirements, error) and never raises."""
+    terms = _split_terms(selector)
+    if terms is None:
+        return (), f"unbalanced parentheses in selector {selector!r}"
+    reqs = []
+    for term in terms:
+        if not term.strip():
+            return (), f"empty term in selector {selector!r}"
+        m = _REQUIREMENT.match(term)
+        if m is None or (m["bang"] and (m["op"] or m["setop"])):
+            return (), f"bad selector term {term.strip()!r}"
+        key = m["key"]
+        if m["op"]:
+            op: LabelOp = "!=" if m["op"] == "!=" else "="
+            reqs.append(LabelRequirement(key, op, frozenset({m["value"]})))
+        elif m["setop"]:
+            values = frozenset(v.strip() for v in m["values"].split(",") if v.strip())
+            reqs.append(LabelRequirement(key, m["setop"], values))
+        else:
+            reqs.append(LabelRequirement(key, "!exists" if m["bang"] else "exists"))
+    return tuple(reqs), ""
+
+
+def parse_filter(text: str) -> FilterSpec:
+    """Read a filter text (see the module docstring); never raises."""
+    body = text.lstrip()  # trailing blanks are kept: "web " is a search for them
+    inverse = body.startswith("!")
+    if inverse:
+        body = body[1:].lstrip()
+    if body.startswith("-l") and (len(body) == 2 or body[2].isspace()):
+        selector = body[2:].strip()
+        if not selector:
+            return FilterSpec(text, "all")
+        reqs, error = parse_selector(selector)
+        return FilterSpec(text, "labels", inverse, selector, reqs, error)
+    if body.startswith("-f") and (len(body) == 2 or body[2].isspace()):
+        fuzzy = body[2:].strip()
+        if not fuzzy:
+            return FilterSpec(text, "all")
+        pattern = ".*?".join(re.escape(ch) for ch in fuzzy.lower())
+        return FilterSpec(text, "fuzzy", inverse, pattern)
+    if not body.strip():
+        return FilterSpec(text, "all")
+    if not _REGEX_META.intersection(body):
+        return FilterSpec(text, "literal", inverse, body)
+    try:
+        re.compile(body, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError) as exc:
+        error = f"invalid regex ({exc}); matching literally"
+        return FilterSpec(text, "literal", inverse, body, error=error)
+    return FilterSpec(text, "regex", inverse, body, folds=_fold_pattern(body) is not None)
+
+
+def compile_filter(text: str) -> RowPredicate:
+    """The row test for a filter text: ``compile_filter("!nginx")(row) -> bool``."""
+    return parse_filter(text).predicate()
