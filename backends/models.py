@@ -8,7 +8,7 @@ view shows (plus what a filter needs), never a full API object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 def format_age(seconds: float) -> str:
@@ -31,7 +31,7 @@ def format_age(seconds: float) -> str:
     return f"{d // 365}y"
 
 
-class Verb(str, Enum):
+class Verb(StrEnum):
     """What can be done to objects of a kind; a view offers a key only when its verb is here."""
 
     DESCRIBE = "describe"

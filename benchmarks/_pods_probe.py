@@ -15,11 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+from textual import events
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backends.kubernetes import KubernetesBackend  # noqa: E402
 from backends.models import BackendSettings  # noqa: E402
 from tui.app import MlopsApp  # noqa: E402
+
+KEY_NAMES = {" ": "space", "!": "exclamation_mark", "-": "minus", "=": "equals_sign"}
 
 FILTERS = ["bench-1", "gpu", "!Pending", "node-0", "ns-3", "x9", "-l app=bench-7", "bench-12"]
 
@@ -44,10 +48,19 @@ async def probe(args: argparse.Namespace) -> dict:
         latencies = []
         for text in FILTERS:
             await pilot.press("slash")
+            typed = ""
             for ch in text:
+                typed += ch
                 started = time.perf_counter()
-                await pilot.press(ch if ch != " " else "space")
-                await pilot.pause()
+                # as the terminal driver does: a key event into the app's queue ...
+                app.post_message(events.Key(KEY_NAMES.get(ch, ch), ch))
+                # ... handled (the bar posts FilterChanged, the view filters) ...
+                while app.view.table.filter_text != typed:
+                    await asyncio.sleep(0)
+                # ... and the screen repainted. pilot.pause() would add an idle sleep of
+                # >= 20 ms, so run the screen's update synchronously (private API).
+                await pilot._wait_for_screen()
+                app.screen._on_timer_update()
                 latencies.append((time.perf_counter() - started) * 1000)
             await pilot.press("escape")
             await pilot.pause()

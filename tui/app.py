@@ -15,12 +15,18 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from backends.errors import BackendError
 from backends.models import KindInfo, ResourceRef, Row
 from backends.protocols import (
-    ClusterBackend, ContextSwitcher, Deleter, Describer, LogSource, NodeOperator, Restarter,
+    ClusterBackend,
+    ContextSwitcher,
+    Deleter,
+    Describer,
+    LogSource,
+    NodeOperator,
+    Restarter,
     Scaler,
 )
 from tui.registry import CONTEXT_ALIASES, QUIT_ALIASES, parse_command
@@ -34,6 +40,8 @@ from tui.widgets.cluster_header import ClusterHeader
 from tui.widgets.command_bar import CommandBar
 from tui.widgets.flash import Flash
 from tui.widgets.resource_table import ResourceTable
+
+APP_HINTS = ((":", "Command"), ("/", "Filter"), ("?", "Help"), ("esc", "Back"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,6 @@ class MlopsApp(App[int]):
         yield Flash(id="flash")
         yield ResourceViewSlot(id="main")
         yield CommandBar(id="command-bar")
-        yield Footer()
 
     def on_mount(self) -> None:
         header = self.query_one(ClusterHeader)
@@ -135,8 +142,8 @@ class MlopsApp(App[int]):
         slot = self.query_one("#main")
         slot.remove_children()
         slot.mount(widget)
-        header = self.query_one(ClusterHeader)
-        header.info = self.backend.info()
+        self.query_one(ClusterHeader).info = self.backend.info()
+        self.call_after_refresh(self._update_hints)
         return True
 
     def action_command(self) -> None:
@@ -161,22 +168,19 @@ class MlopsApp(App[int]):
 
     def action_help(self) -> None:
         view = self.view
-        keys: list[tuple[str, str]] = []
+        if view is None:
+            return
         if isinstance(view, ResourceView):
-            for binding in view.BINDINGS:
-                assert isinstance(binding, Binding)
-                action = binding.action.removeprefix("act(").strip("')")
-                ok = view.supports(action) if binding.action.startswith("act(") else (
-                    view.check_action(*_split_action(binding.action)))
-                if ok:
-                    keys.append((binding.key.replace("less_than_sign", "<").replace(
-                        "greater_than_sign", ">"), binding.description))
-            title = f"Keys for {view.kind.display}" + (" (read-only)"
-                                                        if self.backend.readonly else "")
+            title = f"Keys for {view.kind.display}" + (
+                " (read-only)" if self.backend.readonly else "")
         else:
-            keys = [("enter", "switch to this context")]
             title = "Keys for contexts"
-        self.push_screen(HelpScreen(title, keys))
+        self.push_screen(HelpScreen(title, view.keys()))
+
+    def _update_hints(self) -> None:
+        view = self.view
+        hints = view.keys(shown_only=True) if view is not None else []
+        self.query_one(ClusterHeader).hints = (*hints, *APP_HINTS)
 
     @on(CommandBar.FilterChanged)
     def _filter_changed(self, event: CommandBar.FilterChanged) -> None:
@@ -375,12 +379,6 @@ class ResourceViewSlot(Container):
 
 def _selector_for(row: Row) -> str:
     return f"-l {row.selector}"
-
-
-def _split_action(action: str) -> tuple[str, tuple[object, ...]]:
-    name, _, rest = action.partition("(")
-    args = tuple(a.strip().strip("'\"") for a in rest.rstrip(")").split(",") if a.strip())
-    return name, args
 
 
 def _version() -> str:

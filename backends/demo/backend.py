@@ -45,6 +45,7 @@ from backends.models import (
 )
 from backends.render import core
 from backends.render._common import Obj
+from backends.render.describe import to_yaml
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class DemoBackend:
 
     async def yaml(self, ref: ResourceRef) -> str:
         with self.world.lock:
-            return describe.to_yaml(self._find(ref))
+            return to_yaml(self._find(ref))
 
     # -- LogSource ------------------------------------------------------------------------
     async def containers(self, ref: ResourceRef) -> list[str]:

@@ -7,34 +7,15 @@ made, and :func:`describe` prints only byte counts for them.
 from __future__ import annotations
 
 import base64
-import copy
 import re
 import time
-
-import yaml
 
 from backends.demo.pods import active, gpu_requested, pods_on
 from backends.demo.world import World
 from backends.render._common import Obj, human_age, parse_time, quantity
+from backends.render.describe import redact
 
-REDACTED = "<redacted>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def redact(obj: Obj) -> Obj:
-    """A copy fit to show: no managedFields, no secret values."""
-    out = copy.deepcopy(obj)
-    out.get("metadata", {}).pop("managedFields", None)
-    if out.get("kind") == "Secret":
-        for field in ("data", "stringData"):
-            if field in out:
-                out[field] = {k: REDACTED for k in out[field] or {}}
-        (out["metadata"].get("annotations") or {}).pop(LAST_APPLIED, None)
-    return out
-
-
-def to_yaml(obj: Obj) -> str:
-    return yaml.safe_dump(redact(obj), sort_keys=False, default_flow_style=False, width=100)
 
 
 def _when(value: str | None) -> str:

@@ -200,9 +200,11 @@ def _notebook(run: Run, t: float, i: int, kind: str) -> list[str]:
                 jl(t + 0.6, "Use Control-C to stop this server and shut down all kernels.")]
     if kind in ("crash", "finish"):
         return [jl(t, "Shutting down 1 kernel", "C" if kind == "crash" else "I")]
-    return [jl(t, "Saving file at /eda/gpu-utilization.ipynb") if i % 4 == 0 else
-            jl(t, "Kernel started: 5f1c0d2e-8a4b-4c3e-9d7f-2b6a1e0c9f83")
-            if i % 4 == 1 else jl(t, f"200 GET /api/kernels (10.244.1.1) {1 + run.jitter(i):.2f}ms")]
+    if i % 4 == 0:
+        return [jl(t, "Saving file at /eda/gpu-utilization.ipynb")]
+    if i % 4 == 1:
+        return [jl(t, "Kernel started: 5f1c0d2e-8a4b-4c3e-9d7f-2b6a1e0c9f83")]
+    return [jl(t, f"200 GET /api/kernels (10.244.1.1) {1 + run.jitter(i):.2f}ms")]
 
 
 def _generic(run: Run, t: float, i: int, kind: str) -> list[str]:

@@ -7,22 +7,31 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from backends.cache import RowStore
 from backends.errors import (
-    BackendError, ConfigError, NotFound, ReadOnlyError, UnsupportedError,
+    BackendError,
+    ConfigError,
+    NotFound,
+    ReadOnlyError,
+    UnsupportedError,
 )
 from backends.kinds import KindIndex, columns_for, renderer_for
 from backends.kubernetes import config as kubeconfig
-from backends.kubernetes.discovery import discover, server_version
+from backends.kubernetes.discovery import discover
 from backends.kubernetes.gpu import GpuRequests
 from backends.kubernetes.informer import Informer, collection_path
 from backends.kubernetes.logs import stream_logs
 from backends.kubernetes.transport import MERGE_PATCH, Transport
 from backends.models import (
-    BackendSettings, ClusterInfo, ContextInfo, KindInfo, ResourceRef, Verb,
+    BackendSettings,
+    ClusterInfo,
+    ContextInfo,
+    KindInfo,
+    ResourceRef,
+    Verb,
 )
 from backends.render import describe as describe_text
 from backends.render.core import render_node
@@ -265,7 +274,7 @@ class KubernetesBackend:
 
     async def restart(self, ref: ResourceRef) -> None:
         self._guard(Verb.RESTART, ref)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {
             "kubectl.kubernetes.io/restartedAt": stamp}}}}}
         await self._call(self.conn.transport.json, "PATCH", self._path(ref), body=body,

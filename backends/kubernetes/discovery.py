@@ -43,7 +43,7 @@ def discover(transport: Transport) -> list[KindInfo]:
             wanted[(name, version)] = f"/apis/{name}/{version}"
     with ThreadPoolExecutor(max_workers=8) as pool:
         fetched = dict(zip(wanted, pool.map(lambda p: _resources(transport, p),
-                                            wanted.values())))
+                                            wanted.values()), strict=True))
     served: dict[tuple[str, str], set[str]] = {
         key: {r["name"] for r in res} for key, res in fetched.items()}
 

@@ -9,6 +9,7 @@ with exponential backoff and jitter, so an apiserver restart costs no relist.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -88,10 +89,9 @@ class Informer:
         self._stop.set()
         resp = self._resp
         if resp is not None:
-            try:
-                resp.shutdown()  # wakes a read blocked in another thread
-            except Exception:  # noqa: BLE001 - best effort on a dying socket
-                pass
+            # wakes a read blocked in another thread; best effort on a dying socket
+            with contextlib.suppress(Exception):
+                resp.shutdown()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 

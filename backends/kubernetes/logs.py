@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -64,7 +65,5 @@ async def stream_logs(transport: Transport, path: str, query: list[tuple[str, An
         stop.set()
         resp = holder.get("resp")
         if resp is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort on a closing socket
                 resp.shutdown()
-            except Exception:  # noqa: BLE001 - best effort on a closing socket
-                pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from backends.models import format_age
@@ -30,7 +30,7 @@ human_age = format_age
 def age_of(meta: Obj, now: float | None = None) -> tuple[str, float]:
     """(cell text, sort key) for an object's age; the key is the creation time."""
     created = parse_time(meta.get("creationTimestamp"))
-    now = datetime.now(timezone.utc).timestamp() if now is None else now
+    now = datetime.now(UTC).timestamp() if now is None else now
     return (human_age(now - created) if created else "<unknown>"), created
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from backends.models import Column, Row
 from backends.render._common import (
-    Obj, age_of, condition, gpu_count, gpu_text, human_age, mem_text, parse_time, quantity,
+    Obj,
+    age_of,
+    condition,
+    gpu_count,
+    gpu_text,
+    human_age,
+    mem_text,
+    parse_time,
+    quantity,
 )
 
 NS, NAME = Column("NAMESPACE"), Column("NAME")

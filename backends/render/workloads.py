@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from backends.models import Column, Row
 from backends.render._common import (
-    Obj, age_of, condition, gpu_text, human_age, parse_time, pod_gpu_request,
+    Obj,
+    age_of,
+    condition,
+    gpu_text,
+    human_age,
+    parse_time,
+    pod_gpu_request,
 )
 
 NS, NAME = Column("NAMESPACE"), Column("NAME")
@@ -97,7 +103,8 @@ def render_job(obj: Obj, now: float) -> Row:
     duration = ((end or now) - start) if start else 0.0
     failed = condition(status, "Failed") == "True"
     state = "error" if failed else ("done" if end else "warn")
-    completions = f"{done}/{want}" if want is not None else f"{done}/1 of {spec.get('parallelism', 1)}"
+    parallel = spec.get("parallelism", 1)
+    completions = f"{done}/{want}" if want is not None else f"{done}/1 of {parallel}"
     return _row(obj, now, (completions, human_age(duration) if start else ""),
                 ("", duration), state)
 

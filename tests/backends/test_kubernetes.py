@@ -11,8 +11,8 @@ import pytest
 from kubernetes import client as k8s
 
 from backends.errors import ConfigError, ConnectionFailed, Forbidden, NotFound, ReadOnlyError
-from backends.models import BackendSettings, ResourceRef
 from backends.kubernetes import KubernetesBackend
+from backends.models import BackendSettings, ResourceRef
 from tests.backends.conftest import wait_for
 
 pytestmark = pytest.mark.apiserver
@@ -265,7 +265,7 @@ def test_gpu_nodes_show_capacity_and_requests(make_backend, control_plane, fresh
 
     def gpu_cells():
         row = nodes.find("", "gpu-a")
-        return row and dict(zip([c.name for c in nodes.columns], row.cells))
+        return row and dict(zip([c.name for c in nodes.columns], row.cells, strict=True))
 
     wait_for(lambda: gpu_cells() and gpu_cells()["GPU-REQ"] == "1/2", what="GPU join")
     cells = gpu_cells()

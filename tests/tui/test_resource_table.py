@@ -8,8 +8,8 @@ from textual.app import App, ComposeResult
 
 from backends.models import CacheChanges, Column, Row
 from tui.filtering import compile_filter
-from tui.widgets import ResourceTable
 from tui.row_index import RowIndex
+from tui.widgets import ResourceTable
 
 COLUMNS = (
     Column("NAMESPACE"),

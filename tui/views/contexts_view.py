@@ -48,6 +48,9 @@ class ContextsView(Vertical):
         self.table.apply(CacheChanges(1, context_rows(self.contexts), (), True))
         self.table.focus()
 
+    def keys(self, shown_only: bool = False) -> list[tuple[str, str]]:
+        return [("enter", "Switch context")]
+
     def set_filter(self, text: str) -> None:
         self.table.set_filter(text)
 

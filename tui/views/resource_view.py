@@ -18,7 +18,14 @@ from textual.message import Message
 
 from backends.models import MUTATING_VERBS, KindInfo, ResourceRef, Row, Verb
 from backends.protocols import (
-    ClusterBackend, Deleter, Describer, LogSource, NodeOperator, Restarter, RowCache, Scaler,
+    ClusterBackend,
+    Deleter,
+    Describer,
+    LogSource,
+    NodeOperator,
+    Restarter,
+    RowCache,
+    Scaler,
 )
 from tui.widgets.resource_table import ResourceTable
 
@@ -36,6 +43,9 @@ ACTION_NEEDS: dict[str, tuple[Verb, type]] = {
     "uncordon": (Verb.CORDON, NodeOperator),
     "drain": (Verb.DRAIN, NodeOperator),
 }
+
+
+_KEY_NAMES = {"less_than_sign": "<", "greater_than_sign": ">"}
 
 
 class ResourceView(Vertical):
@@ -171,6 +181,20 @@ class ResourceView(Vertical):
         if action == "sort" and parameters:
             return any(c.name == parameters[0] for c in self.cache.columns)
         return True
+
+    def keys(self, shown_only: bool = False) -> list[tuple[str, str]]:
+        """(key, description) of every binding that works here now (``shown_only``: the
+        ones worth a hint in the header)."""
+        out = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if shown_only and not binding.show:
+                continue
+            name, _, rest = binding.action.partition("(")
+            args = tuple(a.strip().strip("'\"") for a in rest.rstrip(")").split(",") if a.strip())
+            if self.check_action(name, args):
+                out.append((_KEY_NAMES.get(binding.key, binding.key), binding.description))
+        return out
 
     def current_ref(self) -> tuple[ResourceRef, Row] | None:
         row = self.table.cursor_row

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 
 from textual import on
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.suggester import SuggestFromList
+from textual.widget import Widget
 from textual.widgets import Input
 
 
@@ -18,7 +20,9 @@ class CommandBar(Input):
     """
 
     DEFAULT_CSS = """
-    CommandBar { dock: bottom; display: none; height: 3; border: round $accent; }
+    /* fixed dimensions: an auto-sized Input re-lays out the screen on every keystroke */
+    CommandBar { dock: bottom; display: none; height: 3; width: 1fr;
+        border: round $accent; }
     """
     BINDINGS = [Binding("escape", "close", "Cancel", show=False)]
 
@@ -40,19 +44,21 @@ class CommandBar(Input):
             self.mode = mode
 
     mode = "command"
+    _completions: SuggestFromList | None = None
 
     def set_completions(self, words: Iterable[str]) -> None:
-        self.suggester = SuggestFromList(sorted(set(words)), case_sensitive=False)
+        self._completions = SuggestFromList(sorted(set(words)), case_sensitive=False)
 
     def open(self, mode: str, text: str = "") -> None:
         self.mode = mode
+        self.suggester = self._completions if mode == "command" else None
         self.border_title = "filter (regex, !inverse, -l key=value)" if mode == "filter" else (
             "command (kind, alias, ctx, ns NAME, q)")
         self.value = text
         self.display = True
-        # an inline style applies at once (a class waits for the next CSS pass, and a
-        # hidden widget refuses focus); then focus now, not on the next loop turn: keys typed right after ':' (as k9s users
-        # do, ":po⏎" in one burst) must land here, not in the table
+        # An inline style applies at once (a class waits for the next CSS pass, and a
+        # hidden widget refuses focus); then focus now, not on the next loop turn: keys
+        # typed right after ':' (":po⏎" in one burst, as k9s users do) must land here.
         self.screen.set_focus(self)
         self.cursor_position = len(text)
 
@@ -66,6 +72,13 @@ class CommandBar(Input):
     def action_close(self) -> None:
         self.close()
         self.post_message(self.Closed(self.mode))
+
+    def _watch_value(self, value: str) -> None:
+        # Input sets virtual_size (a layout reactive) on every change, and the screen's
+        # layout pass sets it back: a full re-layout per keystroke. Pre-set it quietly so
+        # Input's assignment is a no-op; the bar's size never depends on its text.
+        self.set_reactive(Widget.virtual_size, Size(self.content_width, 1))
+        super()._watch_value(value)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:

@@ -298,7 +298,7 @@ class ResourceTable(ScrollView, can_focus=True):
             self.refresh()
         else:  # a real scroll above repainted everything already; else only what differs
             old_line, new_line = old_cursor - old_top, self._cursor - top
-            for line, (before, after) in enumerate(zip(shown, now)):
+            for line, (before, after) in enumerate(zip(shown, now, strict=False)):
                 if before is not after or (line == old_line) != (line == new_line):
                     self.refresh_line(top + line + 1)
         self._post_if_moved()
@@ -419,7 +419,20 @@ class ResourceTable(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         layout = self._get_layout()
         width = sum(w for _, w in layout) + self.COLUMN_GAP * max(0, len(layout) - 1)
-        self.virtual_size = Size(width, len(self._index) + 1)
+        size = Size(width, len(self._index) + 1)
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted:
+            self.virtual_size = size
+            return
+        # ``virtual_size`` is a layout reactive: each change would re-lay out the whole
+        # screen and paint it twice, on every filter keystroke. Only a scrollbar that
+        # appears or goes changes the layout, so set it quietly and ask for that alone.
+        scrollbars = (self.show_vertical_scrollbar, self.show_horizontal_scrollbar)
+        self.set_reactive(ScrollView.virtual_size, size)
+        self._scroll_update(size)
+        if (self.show_vertical_scrollbar, self.show_horizontal_scrollbar) != scrollbars:
+            self.refresh(layout=True)
 
     def _header_text(self) -> str:
         if not self._header:
