@@ -32,6 +32,7 @@ class RowStore:
         self._lock = threading.Lock()
         self._synced = False
         self._error = ""
+        self._progress = 0  # rows received by a list still under way
 
     # -- writers --------------------------------------------------------------------------
     def _touch(self, uid: str) -> None:
@@ -69,6 +70,10 @@ class RowStore:
             self._synced = True
             self._error = ""
 
+    def set_progress(self, count: int) -> None:
+        """How many rows a first list has brought so far (shown while not synced)."""
+        self._progress = count
+
     def set_error(self, message: str) -> None:
         with self._lock:
             self._error = message
@@ -103,7 +108,8 @@ class RowStore:
 
     def state(self) -> CacheState:
         with self._lock:
-            return CacheState(self._synced, self._error, len(self._rows))
+            count = len(self._rows) if self._synced else max(self._progress, len(self._rows))
+            return CacheState(self._synced, self._error, count)
 
     def get(self, uid: str) -> Row | None:
         return self._rows.get(uid)

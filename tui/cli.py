@@ -143,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                                      or "kubernetes")
     try:
         backend = registry.create(name, settings_from(args))
-        asyncio.run(backend.connect())
-        if backend.resolve_kind(args.command) is None and args.command not in (
-                "ctx", "context", "contexts"):
+        info = asyncio.run(backend.connect())
+        start_kind = backend.resolve_kind(args.command)
+        if start_kind is None and args.command not in ("ctx", "context", "contexts"):
             raise BackendError(f"unknown view {args.command!r} for --command")
+        if start_kind is not None:
+            # start filling the first view's cache now: its list runs while the UI loads
+            backend.cache(start_kind, info.namespace)
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import random
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -29,6 +31,20 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Render = Callable[[Obj, float], Row]
+
+
+_LIST_META = re.compile(rb'"metadata":\{([^{}]*)\}')
+_CONTINUE = re.compile(rb'"continue":"([^"]*)"')
+
+
+def _continue_token(body: bytes) -> str:
+    """The list's continue token, read from the head of the body without decoding it all:
+    the API server writes the list's flat ``metadata`` before ``items``."""
+    meta = _LIST_META.search(body, 0, 4096)
+    if meta is None or body.find(b'"items"', 0, meta.start()) != -1:
+        return str(((orjson.loads(body).get("metadata")) or {}).get("continue") or "")
+    token = _CONTINUE.search(meta.group(1))
+    return token.group(1).decode() if token else ""
 
 
 def collection_path(kind: KindInfo, namespace: str) -> str:
@@ -57,7 +73,7 @@ class Informer:
     """Keeps ``store`` equal to the server's set of ``kind`` objects in ``namespace``."""
 
     def __init__(self, transport: Transport, kind: KindInfo, namespace: str, render: Render,
-                 store: RowStore, *, page_size: int = 500, watch_timeout: int = 300,
+                 store: RowStore, *, page_size: int = 1000, watch_timeout: int = 300,
                  on_object: Callable[[str, Obj], None] | None = None,
                  on_delete: Callable[[str], None] | None = None,
                  backoff: Backoff | None = None) -> None:
@@ -140,28 +156,56 @@ class Informer:
                         meta.get("name"), exc)
             return None
 
+    def _pages(self) -> Iterator[bytes]:
+        """Raw list pages, fetched one ahead: a helper thread asks for page n+1 (its
+        continue token sits at the head of page n) while this thread decodes page n, so
+        the server's time and ours overlap instead of adding up."""
+        pages: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
+
+        def fetch() -> None:
+            token = ""
+            try:
+                while not self._stop.is_set():
+                    query: list[tuple[str, Any]] = [("limit", self.page_size)]
+                    if token:
+                        query.append(("continue", token))
+                    self.list_requests += 1
+                    resp = self.transport.open("GET", self.path, query=query,
+                                               read_timeout=self.transport.timeout * 6)
+                    try:
+                        body = resp.data
+                    finally:
+                        resp.release_conn()
+                    pages.put(body)
+                    token = _continue_token(body)
+                    if not token:
+                        break
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the informer thread
+                pages.put(exc)
+            finally:
+                pages.put(None)
+
+        fetcher = threading.Thread(target=fetch, daemon=True, name=f"{self._thread.name}-list")
+        fetcher.start()
+        while (item := pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
     def _list(self) -> None:
         rows: list[Row] = []
-        token = ""
         now = time.time()
-        first = not self.store.state().synced
-        while True:
-            query: list[tuple[str, Any]] = [("limit", self.page_size)]
-            if token:
-                query.append(("continue", token))
-            self.list_requests += 1
-            page = self.transport.get(self.path, query)
-            batch = [r for r in (self._render(o, now) for o in page.get("items") or ()) if r]
-            if first:  # an empty table fills page by page; a relist swaps in whole
-                self.store.upsert_many(batch)
-            rows.extend(batch)
-            meta = page.get("metadata") or {}
-            token = meta.get("continue") or ""
-            if not token:
-                self.resource_version = meta.get("resourceVersion", "")
-                break
+        version = ""
+        for body in self._pages():
+            page = orjson.loads(body)
+            # the rows go in whole at the end: one reset for the table, not one re-sort a
+            # page; meanwhile the store reports how many have arrived
+            rows.extend(r for r in (self._render(o, now) for o in page.get("items") or ()) if r)
+            self.store.set_progress(len(rows))
+            version = (page.get("metadata") or {}).get("resourceVersion", "") or version
             if self._stop.is_set():
                 return
+        self.resource_version = version
         self.store.replace(rows)
 
     def _watch(self) -> None:
