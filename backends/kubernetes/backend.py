@@ -239,7 +239,8 @@ class KubernetesBackend:
                    tail_lines: int | None = 200) -> AsyncIterator[str]:
         if Verb.LOGS not in ref.kind.verbs:
             raise UnsupportedError(f"{ref.kind.name} have no logs")
-        pod, _ = await self._call(self._pod_for, ref)
+        pod, obj = await self._call(self._pod_for, ref)
+        container = container or _default_container(obj)
         query: list[tuple[str, Any]] = [("follow", str(follow).lower())]
         if container:
             query.append(("container", container))
@@ -359,3 +360,14 @@ class KubernetesBackend:
         self._namespace = new.loaded.namespace or ("" if self.settings.all_namespaces
                                                    else "default")
         return self.info()
+
+
+def _default_container(pod: dict[str, Any]) -> str | None:
+    """The container kubectl picks when none is named: the default-container annotation,
+    else the first one (the API server refuses a multi-container pod without a name)."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    named = (meta.get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    containers = [c.get("name") for c in spec.get("containers") or ()]
+    if named in containers:
+        return named
+    return containers[0] if containers else None

@@ -69,10 +69,3 @@ def discover(transport: Transport) -> list[KindInfo]:
                                      res.get("singularName") or ""))
     extra.sort(key=lambda k: (k.group != "", k.name, k.group))
     return kinds + extra
-
-
-def server_version(transport: Transport) -> str:
-    try:
-        return str(transport.get("/version").get("gitVersion", "unknown"))
-    except BackendError:
-        return "unknown"

@@ -226,7 +226,10 @@ class Informer:
                     self._event(orjson.loads(line))
         finally:
             self._resp = None
-            resp.release_conn()
+            if self._stop.is_set():
+                resp.close()  # half-read: close, never hand it back to the pool
+            else:
+                resp.release_conn()
 
     def _event(self, event: Obj) -> None:
         etype, obj = event.get("type"), event.get("object") or {}

@@ -42,7 +42,12 @@ async def stream_logs(transport: Transport, path: str, query: list[tuple[str, An
                         break
                     put(cap_line(line, line_max))
             finally:
-                resp.release_conn()
+                # a stream left half-read must close its connection (the server then stops
+                # sending); only a finished one may go back to the pool
+                if stop.is_set():
+                    resp.close()
+                else:
+                    resp.release_conn()
         except BackendError as exc:
             put(exc)
         except Exception as exc:  # noqa: BLE001 - a dropped stream ends the log, not the app

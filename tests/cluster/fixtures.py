@@ -57,7 +57,11 @@ def control_plane() -> Iterator[ControlPlane]:
     cp = ControlPlane(
         bin_dir,
         keep_workdir=bool(os.environ.get("MLOPS_TUI_KEEP_K8S_WORKDIR")),
-        extra_apiserver_args=["--watch-cache-sizes=configmaps#0"],
+        extra_apiserver_args=[
+            "--watch-cache-sizes=configmaps#0",
+            # pods/log is proxied to the node's InternalIP: a stand-in kubelet on 127.0.0.1
+            "--kubelet-preferred-address-types=InternalIP",
+        ],
     )
     try:
         cp.start(with_controllers=True)
