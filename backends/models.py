@@ -183,3 +183,33 @@ class BackendSettings:
     log_buffer_lines: int = 5000
     log_line_max: int = 4096
     request_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAuth:
+    """How to authenticate an HTTP client to a server: headers, client cert, CA.
+
+    ``repr`` hides the headers: they hold bearer tokens and must never reach a log line.
+    """
+
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    cert: tuple[str, str] | None = None  # (certificate file, key file)
+    verify: bool | str = True  # False, True (system CAs) or a CA bundle path
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Where the metrics panels read from. Every field has a working default.
+
+    ``url`` None: find Prometheus in the cluster and go through the API server's service
+    proxy (no port-forward needed). Credentials are never logged.
+    """
+
+    url: str | None = None
+    bearer_token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    verify: bool = True
+    timeout: float = 10.0
+    rate_window: str = "1m"  # the range of rate()/increase(): >= 4 scrape intervals

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from backends.metrics_models import MetricsSnapshot, Screen, Window
 from backends.models import (
     CacheChanges,
     CacheState,
     ClusterInfo,
     Column,
     ContextInfo,
+    HttpAuth,
     KindInfo,
     ResourceRef,
     Row,
@@ -174,5 +176,53 @@ class ContextSwitcher(Protocol):
 
         Raises:
             ConfigError: no such context. The old context stays in use.
+        """
+        ...
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    """Live panels' numbers (GPU, Triton models, nodes) from a metrics system."""
+
+    name: str
+
+    async def snapshot(self, screen: Screen, window: Window, *, node: str | None = None,
+                       model: str | None = None, pods: str | None = None) -> MetricsSnapshot:
+        """One refresh of ``screen``: a single batched round of queries.
+
+        Args:
+            screen: which panels (see :class:`Screen`).
+            window: the plots' time range.
+            node / model: narrow the panels to one node's GPUs or one model.
+            pods: narrow the model panels to pods whose name starts with this (a
+                deployment's pods).
+
+        Raises:
+            ConnectionFailed, Unauthorized, Forbidden: the metrics system is unreachable or
+                refuses; the caller keeps its last good snapshot and marks it stale.
+        """
+        ...
+
+    def describe(self) -> str:
+        """Where the numbers come from, for the header (URL without credentials)."""
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+@runtime_checkable
+class ServiceProxy(Protocol):
+    """Reach an in-cluster HTTP service through the API server (no port-forward)."""
+
+    async def find_service_proxy(self, names: Sequence[str], app_labels: Sequence[str]
+                                 ) -> tuple[str, HttpAuth, str] | None:
+        """Find the first service named one of ``names`` (preferred) or labelled
+        ``app.kubernetes.io/name`` / ``app`` one of ``app_labels``, in any namespace the
+        user may list.
+
+        Returns:
+            (base URL through the API server's service proxy, the auth to send, a short
+            description such as "monitoring/prometheus-k8s via the API server"), or None.
         """
         ...

@@ -8,36 +8,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from backends.errors import ConfigError
-from backends.models import BackendSettings
-from backends.protocols import ClusterBackend
+from backends.models import BackendSettings, MetricsSettings
+from backends.protocols import ClusterBackend, MetricsSource
 
 GROUP = "mlops_tui.backends"
+METRICS_GROUP = "mlops_tui.metrics"
 
 BackendFactory = Callable[[BackendSettings], ClusterBackend]
 
 
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+def _entry_points(group: str = GROUP) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
 
 
-def available() -> list[str]:
-    """Names of the installed backends, sorted; nothing is imported."""
-    return sorted(_entry_points())
+def available(group: str = GROUP) -> list[str]:
+    """Names of the installed backends (or metrics sources), sorted; nothing is imported."""
+    return sorted(_entry_points(group))
 
 
-def load(name: str) -> BackendFactory:
-    """Import and return the factory of backend ``name``.
+def load(name: str, group: str = GROUP) -> Any:
+    """Import and return the factory of backend ``name`` in entry-point ``group``.
 
     Raises:
         ConfigError: no backend of that name is installed (the message lists those that are),
             or its module failed to import.
     """
-    eps = _entry_points()
+    eps = _entry_points(group)
     if name not in eps:
         installed = ", ".join(sorted(eps)) or "none"
-        raise ConfigError(f"unknown backend {name!r}; installed backends: {installed}")
+        what = "metrics source" if group == METRICS_GROUP else "backend"
+        raise ConfigError(f"unknown {what} {name!r}; installed {what}s: {installed}")
     try:
         return eps[name].load()
     except ImportError as exc:
@@ -47,3 +50,16 @@ def load(name: str) -> BackendFactory:
 def create(name: str, settings: BackendSettings) -> ClusterBackend:
     """Build backend ``name`` with ``settings``."""
     return load(name)(settings)
+
+
+async def create_metrics(name: str, settings: MetricsSettings,
+                         cluster: ClusterBackend | None) -> MetricsSource:
+    """Build metrics source ``name``; it may use ``cluster`` (e.g. its service proxy).
+
+    Factories are ``async def create_source(settings, cluster) -> MetricsSource``.
+
+    Raises:
+        ConfigError: unknown name, or the source cannot be configured (no URL and no
+            Prometheus found in the cluster).
+    """
+    return await load(name, METRICS_GROUP)(settings, cluster)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from textual import on, work
@@ -18,7 +18,8 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Input
 
-from backends.errors import BackendError
+from backends.errors import BackendError, ConfigError
+from backends.metrics_models import Screen
 from backends.models import ResourceRef, Row
 from backends.protocols import (
     ClusterBackend,
@@ -26,16 +27,18 @@ from backends.protocols import (
     Deleter,
     Describer,
     LogSource,
+    MetricsSource,
     NodeOperator,
     Restarter,
     Scaler,
 )
-from tui.registry import CONTEXT_ALIASES, QUIT_ALIASES, parse_command
+from tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
 from tui.screens.detail import DetailScreen
 from tui.screens.dialogs import ChoiceScreen, ConfirmScreen, ScaleScreen
 from tui.screens.help import HelpScreen
 from tui.screens.logs import LogScreen
 from tui.views.contexts_view import ContextsView
+from tui.views.dashboard_view import DashboardView
 from tui.views.resource_view import ResourceView
 from tui.widgets.cluster_header import ClusterHeader
 from tui.widgets.command_bar import CommandBar
@@ -72,9 +75,15 @@ class MlopsApp(App[int]):
     ]
 
     def __init__(self, backend: ClusterBackend, start_view: str = "pods",
-                 version: str = "", clock: Callable[[], float] = time.time) -> None:
+                 version: str = "", clock: Callable[[], float] = time.time, *,
+                 metrics: MetricsSource | None = None,
+                 metrics_factory: Callable[[], Awaitable[MetricsSource]] | None = None,
+                 refresh: float = 2.0) -> None:
         super().__init__()
         self.backend = backend
+        self.metrics = metrics
+        self.metrics_factory = metrics_factory
+        self.refresh_interval = refresh
         self.clock = clock  # ages are painted against it; tests freeze it
         self.start_view = start_view
         self.history: list[Place] = []
@@ -102,7 +111,24 @@ class MlopsApp(App[int]):
 
     def _completions(self) -> list[str]:
         words = {alias for kind in self.backend.kinds() for alias in kind.aliases()}
-        return sorted(words | set(CONTEXT_ALIASES) | {"ns", "q", "quit"})
+        return sorted(words | set(CONTEXT_ALIASES) | set(DASHBOARDS) | {"ns", "q", "quit"})
+
+    async def get_metrics(self) -> MetricsSource:
+        """The metrics source, made on first use (finding Prometheus may need API calls).
+
+        Raises:
+            ConfigError: none is configured or none can be found; asked again next time.
+        """
+        if self.metrics is None:
+            if self.metrics_factory is None:
+                raise ConfigError("no metrics source configured",
+                                  hint="pass --prometheus-url")
+            self.metrics = await self.metrics_factory()
+        return self.metrics
+
+    def dashboard(self, name: str, **scope: object) -> DashboardView:
+        return DashboardView(Screen(name), self.get_metrics, self.backend,
+                             interval=self.refresh_interval, clock=self.clock, **scope)
 
     @property
     def flash(self) -> Flash:
@@ -121,7 +147,10 @@ class MlopsApp(App[int]):
     # -- navigation -----------------------------------------------------------------------
     def open_view(self, name: str, namespace: str, filter_text: str = "",
                   remember: bool = True) -> bool:
-        if name in CONTEXT_ALIASES:
+        if name in DASHBOARDS:
+            widget = self.dashboard(DASHBOARDS[name])
+            place = Place(DASHBOARDS[name], namespace)
+        elif name in CONTEXT_ALIASES:
             if not isinstance(self.backend, ContextSwitcher):
                 self.flash.show("this backend has no contexts", "warn")
                 return False
@@ -178,6 +207,8 @@ class MlopsApp(App[int]):
         if isinstance(view, ResourceView):
             title = f"Keys for {view.kind.display}" + (
                 " (read-only)" if self.backend.readonly else "")
+        elif isinstance(view, DashboardView):
+            title = f"Keys for the {view.screen_kind.value} panels"
         else:
             title = "Keys for contexts"
         self.push_screen(HelpScreen(title, view.keys()))
@@ -230,6 +261,12 @@ class MlopsApp(App[int]):
     def _synced(self, event: ResourceView.Synced) -> None:
         self.query_one(ClusterHeader).sync = event.text
 
+    @on(DashboardView.Refreshed)
+    def _refreshed(self, event: DashboardView.Refreshed) -> None:
+        event.stop()
+        if event.control is self.view:  # an embedded panel does not own the header
+            self.query_one(ClusterHeader).sync = event.text.split(" · ")[0]
+
     # -- drill down -----------------------------------------------------------------------
     @on(ResourceTable.RowActivated)
     def _row_activated(self, event: ResourceTable.RowActivated) -> None:
@@ -279,7 +316,8 @@ class MlopsApp(App[int]):
         backend = self.backend
         if action in ("describe", "yaml") and isinstance(backend, Describer):
             load = backend.describe if action == "describe" else backend.yaml
-            self.push_screen(DetailScreen(f"{action} {ref}", lambda: load(ref)))
+            panel = self._detail_panel(ref) if action == "describe" else None
+            self.push_screen(DetailScreen(f"{action} {ref}", lambda: load(ref), panel))
         elif action in ("logs", "previous_logs") and isinstance(backend, LogSource):
             self.open_logs(ref, previous=action == "previous_logs")
         elif action == "scale" and isinstance(backend, Scaler):
@@ -296,6 +334,17 @@ class MlopsApp(App[int]):
             self.drain(ref)
         else:
             self.flash.show(f"{action} is not available here", "warn")
+
+    def _detail_panel(self, ref: ResourceRef) -> DashboardView | None:
+        """GPU panels under a node's describe, model panels under a workload's."""
+        if self.metrics is None and self.metrics_factory is None:
+            return None
+        kind = ref.kind
+        if kind.name == "nodes" and not kind.group:
+            return self.dashboard("gpu", node=ref.name, compact=True)
+        if kind.name in ("deployments", "statefulsets") and kind.group == "apps":
+            return self.dashboard("models", pods=f"{ref.name}-", compact=True)
+        return None
 
     @work(group="action", exit_on_error=False)
     async def confirm_then(self, question: str | None, call, done: str) -> None:

@@ -16,7 +16,11 @@ from importlib.metadata import PackageNotFoundError, version
 from backends import registry
 from backends.errors import BackendError
 from backends.models import BackendSettings
+from tui.config import metrics_settings
 from tui.paths import state_dir
+from tui.registry import OWN_VIEWS
+
+OWN_VIEW_ALIASES = {alias for aliases in OWN_VIEWS.values() for alias in aliases}
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -106,6 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Longer log lines are cut to this many bytes. Default: 4096.")
     opts.add_argument("--request-timeout", metavar="SECONDS", type=float, default=10.0,
                       help="Timeout of one API request. Default: 10.")
+    metrics = parser.add_argument_group("Metrics options (the :gpu, :models and :pulse panels)")
+    metrics.add_argument("--prometheus-url", metavar="URL",
+                         help="Prometheus to read panels from (env MLOPS_TUI_PROMETHEUS_URL, "
+                              "or the config file). Default: the cluster's own Prometheus, "
+                              "through the API server's service proxy.")
+    metrics.add_argument("--prometheus-token-file", metavar="PATH",
+                         help="File holding a bearer token for Prometheus (or env "
+                              "MLOPS_TUI_PROMETHEUS_TOKEN).")
+    metrics.add_argument("--prometheus-user", metavar="NAME",
+                         help="Basic-auth user; the password comes from env "
+                              "MLOPS_TUI_PROMETHEUS_PASSWORD or the config file.")
+    metrics.add_argument("--prometheus-ca-file", metavar="PATH",
+                         help="CA bundle to verify Prometheus's certificate with.")
+    metrics.add_argument("--prometheus-insecure-skip-tls-verify", action="store_true",
+                         help="Do not verify Prometheus's certificate (insecure).")
+    metrics.add_argument("--refresh", metavar="SECONDS", type=float, default=2.0,
+                         help="Seconds between panel refreshes. Default: 2.")
     opts.add_argument("-v", "--verbose", action="count", default=0,
                       help="Write debug logs to the state directory's mlops-tui.log.")
     return parser
@@ -142,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     name = "demo" if args.demo else (args.backend or os.environ.get("MLOPS_TUI_BACKEND")
                                      or "kubernetes")
     try:
+        metrics = metrics_settings(args)
         backend = registry.create(name, settings_from(args))
         info = asyncio.run(backend.connect())
         start_kind = backend.resolve_kind(args.command)
-        if start_kind is None and args.command not in ("ctx", "context", "contexts"):
+        if start_kind is None and args.command not in OWN_VIEW_ALIASES:
             raise BackendError(f"unknown view {args.command!r} for --command")
         if start_kind is not None:
             # start filling the first view's cache now: its list runs while the UI loads
@@ -158,12 +180,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from tui.app import MlopsApp  # after the connect, so --help and errors stay fast
 
-    app = MlopsApp(backend, start_view=args.command)
+    source_name = "demo" if args.demo else "prometheus"
+
+    def make_metrics():  # on first use of a panel: finding Prometheus may take API calls
+        return registry.create_metrics(source_name, metrics, backend)
+
+    app = MlopsApp(backend, start_view=args.command, metrics_factory=make_metrics,
+                   refresh=max(0.5, args.refresh))
     try:
         app.run()
     finally:
-        asyncio.run(backend.close())
+        asyncio.run(_close(backend, app.metrics))
     return app.return_code or EXIT_OK
+
+
+async def _close(*things: object) -> None:
+    for thing in things:
+        if thing is not None:
+            await thing.close()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 OWN_VIEWS: dict[str, tuple[str, ...]] = {
     "ctx": ("ctx", "context", "contexts"),
     "quit": ("q", "q!", "quit", "exit"),
+    "gpu": ("gpu", "gpus", "dcgm"),
+    "models": ("models", "model", "triton"),
+    "pulse": ("pulse", "pulses"),
 }
 CONTEXT_ALIASES = frozenset(OWN_VIEWS["ctx"])
 QUIT_ALIASES = frozenset(OWN_VIEWS["quit"])
+# dashboard alias -> the metrics screen it shows
+DASHBOARDS: dict[str, str] = {alias: name for name in ("gpu", "models", "pulse")
+                              for alias in OWN_VIEWS[name]}
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,6 @@ def parse_command(text: str) -> Command | None:
         elif not argument:
             argument = word
         i += 1
-    if argument and name not in CONTEXT_ALIASES and name != "ns":
+    if argument and name not in CONTEXT_ALIASES and name != "ns" and name not in DASHBOARDS:
         namespace, argument = argument, ""
     return Command(name, argument, namespace, " ".join(filters))

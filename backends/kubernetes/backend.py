@@ -29,6 +29,7 @@ from backends.models import (
     BackendSettings,
     ClusterInfo,
     ContextInfo,
+    HttpAuth,
     KindInfo,
     ResourceRef,
     Verb,
@@ -342,6 +343,68 @@ class KubernetesBackend:
         except BackendError:
             versions = []
         return "policy/v1" if "v1" in versions else "policy/v1beta1"
+
+    # -- ServiceProxy ---------------------------------------------------------------------
+    async def find_service_proxy(self, names: Sequence[str], app_labels: Sequence[str]
+                                 ) -> tuple[str, HttpAuth, str] | None:
+        return await self._call(self._find_service_proxy, tuple(names), tuple(app_labels))
+
+    def _find_service_proxy(self, names: tuple[str, ...], app_labels: tuple[str, ...]
+                            ) -> tuple[str, HttpAuth, str] | None:
+        services = self._list_services()
+        if not services:
+            return None
+
+        def rank(svc: dict[str, Any]) -> tuple[int, str, str]:
+            meta = svc["metadata"]
+            labels = meta.get("labels") or {}
+            if meta["name"] in names:
+                return names.index(meta["name"]), meta.get("namespace", ""), meta["name"]
+            app = labels.get("app.kubernetes.io/name") or labels.get("app")
+            return (len(names) if app in app_labels else len(names) + 1,
+                    meta.get("namespace", ""), meta["name"])
+
+        best = min(services, key=rank)
+        if rank(best)[0] > len(names):
+            return None
+        meta = best["metadata"]
+        ports = (best.get("spec") or {}).get("ports") or []
+        port = next((p for p in ports if p.get("name") in ("web", "http-web", "http")),
+                    next((p for p in ports if p.get("port") == 9090), ports[0] if ports else None))
+        if port is None:
+            return None
+        scheme = "https" if "https" in str(port.get("name", "")) else "http"
+        port_ref = port.get("name") or port.get("port")
+        url = (f"{self.conn.transport.server}/api/v1/namespaces/{meta['namespace']}/services/"
+               f"{scheme}:{meta['name']}:{port_ref}/proxy")
+        return url, self._http_auth(), f"{meta['namespace']}/{meta['name']} via the API server"
+
+    def _list_services(self) -> list[dict[str, Any]]:
+        transport = self.conn.transport
+        try:
+            return transport.get("/api/v1/services").get("items") or []
+        except BackendError:  # may not list cluster-wide: try the usual namespaces
+            found = []
+            for namespace in dict.fromkeys((self._namespace or "default", "monitoring")):
+                try:
+                    found += transport.get(f"/api/v1/namespaces/{namespace}/services").get(
+                        "items") or []
+                except BackendError:
+                    continue
+            return found
+
+    def _http_auth(self) -> HttpAuth:
+        """The current context's credentials, for another HTTP client."""
+        configuration = self.conn.transport.api_client.configuration
+        headers = {}
+        token = configuration.auth_settings().get("BearerToken", {}).get("value")
+        if token:
+            headers["Authorization"] = token
+        cert = ((configuration.cert_file, configuration.key_file)
+                if configuration.cert_file and configuration.key_file else None)
+        verify: bool | str = (configuration.ssl_ca_cert or True) if configuration.verify_ssl \
+            else False
+        return HttpAuth(headers=headers, cert=cert, verify=verify)
 
     # -- ContextSwitcher ------------------------------------------------------------------
     def contexts(self) -> list[ContextInfo]:

@@ -8,6 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static, TextArea
 
 from backends.errors import BackendError
@@ -24,15 +25,19 @@ class DetailScreen(Screen[None]):
         Binding("w", "toggle_wrap", "Wrap"),
     ]
 
-    def __init__(self, title: str, load: Callable[[], Awaitable[str]]) -> None:
+    def __init__(self, title: str, load: Callable[[], Awaitable[str]],
+                 panel: Widget | None = None) -> None:
         super().__init__()
         self.title_text = title
         self._load = load
+        self._panel = panel  # live metrics under the text (a node's GPUs, a model's)
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="detail-title")
         yield TextArea("loading…", read_only=True, show_line_numbers=False,
                        soft_wrap=False, id="detail-text")
+        if self._panel is not None:
+            yield self._panel
         yield Footer()
 
     def on_mount(self) -> None:

@@ -1,0 +1,142 @@
+"""Plain data of the metrics panels: what a metrics source returns for one refresh.
+
+Frozen values, no I/O, no UI toolkit. A screen asks its source for one
+:class:`MetricsSnapshot` per refresh; the snapshot holds every panel's numbers and series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Window(StrEnum):
+    """The time windows the plots offer, with their Prometheus range and step."""
+
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    H6 = "6h"
+
+    @property
+    def seconds(self) -> int:
+        return {"5m": 300, "15m": 900, "1h": 3600, "6h": 21600}[self.value]
+
+    @property
+    def step(self) -> int:
+        """Seconds between plotted points: about 120 points a window."""
+        return max(2, self.seconds // 120)
+
+    def next(self) -> Window:
+        order = list(Window)
+        return order[(order.index(self) + 1) % len(order)]
+
+
+class Screen(StrEnum):
+    """Which panels a refresh is for; each costs one batched round of queries."""
+
+    GPU = "gpu"  # per-GPU table and GPU plots
+    MODELS = "models"  # per-model Triton table and latency/throughput plots
+    PULSE = "pulse"  # a bit of both, cluster-wide
+
+
+@dataclass(frozen=True, slots=True)
+class GpuStat:
+    """One GPU (or MIG instance) as DCGM reports it; None where a series is absent."""
+
+    node: str
+    gpu: str  # index, or "0/mig-1g.10gb:3" for a MIG instance
+    uuid: str
+    model: str
+    util: float | None  # percent 0-100
+    util_source: str  # "util" (DCGM_FI_DEV_GPU_UTIL) or "engine" (GR_ENGINE_ACTIVE)
+    fb_used_mib: float | None
+    fb_free_mib: float | None
+    power_w: float | None
+    temp_c: float | None
+    xid: float  # last XID error code, 0 when none
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+
+    @property
+    def allocated(self) -> bool:
+        return bool(self.pod)
+
+    @property
+    def fb_used_pct(self) -> float | None:
+        if self.fb_used_mib is None or self.fb_free_mib is None:
+            return None
+        total = self.fb_used_mib + self.fb_free_mib
+        return 100.0 * self.fb_used_mib / total if total else None
+
+    @property
+    def idle_allocated(self) -> bool:
+        """Held by a pod but doing (almost) nothing: the GPU someone should reclaim."""
+        return self.allocated and self.util is not None and self.util < IDLE_UTIL_PCT
+
+
+IDLE_UTIL_PCT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStat:
+    """One Triton model version on one server (pod), over the refresh window."""
+
+    model: str
+    version: str
+    pod: str  # the scraped pod (or instance when not on Kubernetes)
+    namespace: str
+    throughput_rps: float
+    failures_rps: float
+    avg_latency_ms: float | None  # request duration delta / success delta
+    queue_ms: float | None
+    compute_ms: float | None  # input + infer + output
+    avg_batch: float | None  # inference count / execution count
+    pending: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+    @property
+    def latency_kind(self) -> str:
+        return "quantiles" if self.p95_ms is not None else "avg only"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStat:
+    node: str
+    cpu_pct: float | None
+    mem_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One plotted line: ``points`` are (epoch seconds, value)."""
+
+    name: str  # the query's name, e.g. "gpu_util"
+    label: str  # what the legend says, e.g. "gpu-a100-1/0"
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GpuAllocation:
+    """The cluster's view of GPUs (from the node cache): what pods asked for."""
+
+    allocatable: int
+    requested: int
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """Everything one refresh of a screen shows."""
+
+    screen: Screen
+    window: Window
+    taken_at: float
+    gpus: tuple[GpuStat, ...] = ()
+    models: tuple[ModelStat, ...] = ()
+    nodes: tuple[NodeStat, ...] = ()
+    series: dict[str, tuple[Series, ...]] = field(default_factory=dict)
+    queries: int = 0  # how many queries this refresh cost
+    notes: tuple[str, ...] = ()  # e.g. "no DCGM exporter series found"

@@ -1,0 +1,135 @@
+"""Prometheus as a metrics source (prometheus-api-client over a requests session).
+
+One refresh of a screen is one batch: every query of the screen is issued at once on a
+small thread pool, and the answers are joined into the panel values. Connection and auth
+failures raise :mod:`backends.errors` exceptions; the TUI keeps its last good snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+
+from backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
+from backends.metrics_models import MetricsSnapshot, Screen, Window
+from backends.models import HttpAuth, MetricsSettings
+from backends.prometheus import panels
+from backends.prometheus.queries import SCREENS, Query
+
+log = logging.getLogger(__name__)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user:password, for headers and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def session_for(auth: HttpAuth, settings: MetricsSettings) -> requests.Session:
+    session = requests.Session()
+    session.headers.update(auth.headers)
+    if settings.bearer_token:
+        session.headers["Authorization"] = f"Bearer {settings.bearer_token}"
+    if settings.username is not None:
+        session.auth = (settings.username, settings.password or "")
+    session.cert = auth.cert
+    if not settings.verify:
+        session.verify = False
+    elif settings.ca_file:
+        session.verify = settings.ca_file
+    else:
+        session.verify = auth.verify
+    return session
+
+
+class PrometheusSource:
+    """Implements :class:`backends.protocols.MetricsSource`."""
+
+    name = "prometheus"
+
+    def __init__(self, url: str, settings: MetricsSettings,
+                 auth: HttpAuth | None = None, via: str = "") -> None:
+        self.url = url.rstrip("/")
+        self.settings = settings
+        self.via = via  # e.g. "service monitoring/prometheus-k8s via the API server"
+        self._session = session_for(auth or HttpAuth(), settings)
+        self._client = PrometheusConnect(url=self.url, session=self._session,
+                                         timeout=settings.timeout,
+                                         disable_ssl=self._session.verify is False)
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prometheus")
+        self.queries_sent = 0
+
+    def describe(self) -> str:
+        return self.via or redact_url(self.url)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._session.close()
+
+    # -- one batched round ----------------------------------------------------------------
+    async def snapshot(self, screen: Screen, window: Window, *, node: str | None = None,
+                       model: str | None = None, pods: str | None = None) -> MetricsSnapshot:
+        queries = SCREENS[Screen(screen)]
+        now = time.time()
+        loop = asyncio.get_running_loop()
+        futures = [loop.run_in_executor(self._pool, self._run, query, window, now,
+                                        panels.selector(query, node=node, model=model,
+                                                        pods=pods))
+                   for query in queries]
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        results: dict[str, list[dict[str, Any]]] = {}
+        for query, answer in zip(queries, answers, strict=True):
+            if isinstance(answer, (ConnectionFailed, Unauthorized, Forbidden)):
+                raise answer  # the whole refresh failed: the caller goes stale
+            if isinstance(answer, BaseException):
+                log.warning("query %s failed: %s", query.name, answer)
+                results[query.name] = []
+            else:
+                results[query.name] = answer
+        self.queries_sent += len(queries)
+        return panels.build(Screen(screen), window, now, results, len(queries))
+
+    def _run(self, query: Query, window: Window, now: float, sel: str) -> list[dict[str, Any]]:
+        promql = query.render(sel, self.settings.rate_window)
+        try:
+            if query.range:
+                return self._client.custom_query_range(
+                    promql, start_time=_dt(now - window.seconds), end_time=_dt(now),
+                    step=str(window.step))
+            return self._client.custom_query(promql)
+        except requests.exceptions.SSLError:
+            raise ConnectionFailed(f"TLS failed talking to {self.describe()}",
+                                   hint="check --prometheus-ca-file") from None
+        except requests.exceptions.ConnectionError as exc:
+            reason = "connection refused" if "refused" in str(exc).lower() else "unreachable"
+            raise ConnectionFailed(f"cannot reach Prometheus at {self.describe()}: "
+                                   f"{reason}") from None
+        except requests.exceptions.Timeout:
+            raise ConnectionFailed(f"Prometheus at {self.describe()} timed out") from None
+        except PrometheusApiClientException as exc:
+            raise _api_error(str(exc), self.describe()) from None
+
+
+def _api_error(text: str, where: str) -> BackendError:
+    if "Status Code 401" in text:
+        return Unauthorized(f"Prometheus at {where} refused the credentials (401)")
+    if "Status Code 403" in text:
+        return Forbidden(f"Prometheus at {where} forbids this (403)")
+    return BackendError(f"Prometheus query failed: {text[:200]}")
+
+
+def _dt(epoch: float):
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch, tz=UTC)

@@ -1,0 +1,38 @@
+"""A time-series plot (textual-plotext) of a few Series against "minutes ago"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual_plotext import PlotextPlot
+
+from backends.metrics_models import Series
+
+MAX_LINES = 8  # beyond this a legend is unreadable: the busiest lines are kept
+
+
+class MetricPlot(PlotextPlot):
+    DEFAULT_CSS = """
+    MetricPlot { height: 1fr; min-height: 8; border: round $panel-lighten-2; }
+    """
+
+    def show(self, title: str, series: Sequence[Series], now: float, unit: str = "") -> None:
+        """Replace the plotted lines; x is minutes before ``now``."""
+        plt = self.plt
+        plt.clear_data()
+        self.border_title = title
+        lines = sorted(series, key=lambda s: -max((v for _, v in s.points), default=0))
+        for line in lines[:MAX_LINES]:
+            if not line.points:
+                continue
+            xs = [(t - now) / 60 for t, _ in line.points]
+            ys = [v for _, v in line.points]
+            plt.plot(xs, ys, label=line.label[:24], marker="braille")
+        plt.xlabel("minutes ago")
+        if unit:
+            plt.ylabel(unit)
+        if not any(s.points for s in series):
+            plt.title("no data in this window")
+        else:
+            plt.title("")
+        self.refresh()
