@@ -6,6 +6,7 @@ Frozen values, no I/O, no UI toolkit. A screen asks its source for one
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -77,6 +78,12 @@ class GpuStat:
 
 
 IDLE_UTIL_PCT = 5.0
+
+
+def gpu_order(gpu: str) -> tuple:
+    """Sort key of a GPU name: "2" before "10", a MIG slice ("0/1g.10gb:3") after its card."""
+    head, _, rest = gpu.partition("/")
+    return (int(head) if head.isdigit() else math.inf, head, rest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from backends.metrics_models import (
     Screen,
     Series,
     Window,
+    gpu_order,
 )
 from backends.prometheus.queries import Query
 
@@ -104,12 +105,7 @@ def build_gpus(results: dict[str, Result]) -> tuple[GpuStat, ...]:
             pod=labels.get("pod", "") or labels.get("exported_pod", ""),
             container=labels.get("container", "") or labels.get("exported_container", ""),
         ))
-    return tuple(sorted(stats, key=lambda g: (g.node, _natural(g.gpu))))
-
-
-def _natural(text: str) -> tuple:
-    head, _, rest = text.partition("/")
-    return (int(head) if head.isdigit() else math.inf, head, rest)
+    return tuple(sorted(stats, key=lambda g: (g.node, gpu_order(g.gpu))))
 
 
 def _model_key(labels: dict[str, str]) -> tuple[str, str, str, str]:

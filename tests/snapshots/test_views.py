@@ -36,3 +36,29 @@ def test_readonly_header_and_keys(snap_compare):
 
 def test_describe_node(snap_compare):
     assert snap_compare(snapshot_app(start_view="nodes"), press=["d"], terminal_size=SIZE)
+
+
+def _wait_for_refresh(kind: str):
+    async def run_before(pilot) -> None:
+        from tui.views.dashboard_view import DashboardView
+
+        await pilot.pause()  # the first view is mounted before the command is typed
+        await pilot.press("colon", *kind, "enter")
+        for _ in range(100):
+            view = pilot.app.view
+            if isinstance(view, DashboardView) and view.refreshes:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_gpu_dashboard(snap_compare):
+    assert snap_compare(snapshot_app(), run_before=_wait_for_refresh("gpu"),
+                        terminal_size=(170, 50))
+
+
+def test_models_dashboard(snap_compare):
+    assert snap_compare(snapshot_app(), run_before=_wait_for_refresh("models"),
+                        terminal_size=(170, 50))

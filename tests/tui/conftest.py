@@ -21,10 +21,12 @@ def frozen_backend(**settings) -> DemoBackend:
 def make_app() -> Callable[..., Awaitable[MlopsApp]]:
     """An app over a connected, frozen demo backend."""
 
-    async def make(start_view: str = "pods", **settings) -> MlopsApp:
+    async def make(start_view: str = "pods", refresh: float = 2.0, **settings) -> MlopsApp:
         backend = frozen_backend(**settings)
         await backend.connect()
-        return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW)
+        metrics = await frozen_metrics(backend)
+        return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW,
+                        metrics=metrics, refresh=refresh)
 
     return make
 
@@ -35,4 +37,12 @@ def snapshot_app(start_view: str = "pods", **settings) -> MlopsApp:
 
     backend = frozen_backend(**settings)
     asyncio.run(backend.connect())
-    return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW)
+    metrics = asyncio.run(frozen_metrics(backend))
+    return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW,
+                    metrics=metrics, refresh=3600)
+
+
+async def frozen_metrics(backend: DemoBackend):
+    from backends.demo.metrics import DemoMetricsSource
+
+    return DemoMetricsSource(seed=7, now=lambda: NOW, frozen=True, world=lambda: backend.world)

@@ -8,6 +8,7 @@ were taken, and retries with backoff until the source answers again.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -35,6 +36,7 @@ from tui.panels.render import (
 from tui.widgets.metric_plot import MetricPlot
 from tui.widgets.resource_table import ResourceTable
 
+log = logging.getLogger(__name__)
 SourceGetter = Callable[[], Awaitable[MetricsSource]]
 MAX_BACKOFF = 30.0
 
@@ -72,9 +74,13 @@ class DashboardView(Vertical):
     class Refreshed(Message):
         """A refresh finished (ok or stale): the header shows ``text``."""
 
-        def __init__(self, text: str) -> None:
+        def __init__(self, view: DashboardView, text: str) -> None:
             super().__init__()
-            self.text = text
+            self.view, self.text = view, text
+
+        @property
+        def control(self) -> DashboardView:
+            return self.view
 
     def __init__(self, screen: Screen, get_source: SourceGetter,
                  backend: ClusterBackend | None = None, *, interval: float = 2.0,
@@ -155,9 +161,12 @@ class DashboardView(Vertical):
             self._source_text = source.describe()
             snapshot = await source.snapshot(self.screen_kind, self.window, node=self.node,
                                              model=self.model, pods=self.pods)
-        except BackendError as exc:
+        except Exception as exc:  # noqa: BLE001 - a refresh failure must not stop the poll
+            if not isinstance(exc, BackendError):
+                log.exception("metrics refresh failed")
             self.failures += 1
-            self.error = str(exc)
+            self.error = str(exc) if isinstance(exc, BackendError) else (
+                f"internal error: {exc.__class__.__name__} (see the log)")
             delay = min(MAX_BACKOFF, self.interval * 2 ** self.failures)
             self._show_status(retry_in=delay)
             self._arm(delay)
@@ -166,7 +175,7 @@ class DashboardView(Vertical):
         self.error = ""
         self.refreshes += 1
         self.last, self.last_good_at = snapshot, snapshot.taken_at
-        self._render(snapshot)
+        self._draw(snapshot)
         self._show_status()
         self._arm(self.interval)
 
@@ -174,7 +183,7 @@ class DashboardView(Vertical):
         self.poll()
 
     # -- drawing (only from a finished refresh) -------------------------------------------
-    def _render(self, snap: MetricsSnapshot) -> None:
+    def _draw(self, snap: MetricsSnapshot) -> None:
         if self.screen_kind in (Screen.GPU, Screen.PULSE):
             table = self.query_one("#gpu-table", ResourceTable)
             table.apply(CacheChanges(self.refreshes, tuple(gpu_rows(snap.gpus)), (), True))
@@ -215,7 +224,7 @@ class DashboardView(Vertical):
                     f"{_clock(self.last_good_at or self._clock())}{notes}")
             status.remove_class("-stale")
         status.update(text)
-        self.post_message(self.Refreshed(text))
+        self.post_message(self.Refreshed(self, text))
 
     # -- keys -----------------------------------------------------------------------------
     def action_next_window(self) -> None:
