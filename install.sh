@@ -5,7 +5,7 @@
 #                         `mlops-tui` linked into ~/.local/bin
 #   ./install.sh --dev    install for development: ./.venv (editable, with test extras)
 #                         plus the real servers the tests start (etcd, a kube-apiserver
-#                         built from Debian's source package, tmux)
+#                         built from Debian's source package, tmux, Prometheus, Triton)
 #
 # Safe to run again: every step checks what is already there.
 set -euo pipefail
@@ -83,7 +83,7 @@ fi
 if [ "$dev" = 1 ] && [ "$servers" = 1 ]; then
     step "installing the real servers the tests start"
     if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
-    packages=(etcd-server tmux shellcheck)
+    packages=(etcd-server tmux shellcheck prometheus)
     missing=()
     for pkg in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -96,6 +96,8 @@ if [ "$dev" = 1 ] && [ "$servers" = 1 ]; then
     fi
     step "building the Kubernetes control plane for the tests (cached; ~10 min the first time)"
     bash "$here/tests/cluster/build-control-plane.sh"
+    step "installing Triton Inference Server for the metrics tests (cached; ~1 min the first time)"
+    bash "$here/tests/servers/setup-triton.sh"
 fi
 
 if [ "$dev" = 0 ]; then

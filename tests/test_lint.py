@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["install.sh", ".ci/run", "tests/cluster/build-control-plane.sh"]
+SCRIPTS = ["install.sh", ".ci/run", "tests/cluster/build-control-plane.sh",
+           "tests/servers/setup-triton.sh"]
 
 
 def test_ruff_is_clean() -> None:
