@@ -25,8 +25,9 @@ class Window(StrEnum):
 
     @property
     def step(self) -> int:
-        """Seconds between plotted points: about 120 points a window."""
-        return max(2, self.seconds // 120)
+        """Seconds between plotted points: 60-120 a window, a divisor of the window, so
+        windows that end on a step boundary always hold the same points."""
+        return {"5m": 5, "15m": 15, "1h": 30, "6h": 180}[self.value]
 
     def next(self) -> Window:
         order = list(Window)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
 
 from backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
 from backends.metrics_models import MetricsSnapshot, Screen, Window
@@ -59,13 +61,20 @@ class PrometheusSource:
     name = "prometheus"
 
     def __init__(self, url: str, settings: MetricsSettings,
-                 auth: HttpAuth | None = None, via: str = "") -> None:
+                 auth: HttpAuth | None = None, via: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
         self.url = url.rstrip("/")
+        self.clock = clock  # the end of every window; tests over backfilled data fix it
         self.settings = settings
         self.via = via  # e.g. "service monitoring/prometheus-k8s via the API server"
         self._session = session_for(auth or HttpAuth(), settings)
+        # The client's default retries (3, with 1 s backoff) would hold a failing refresh
+        # for ~7 s; the panels retry on their own schedule, so fail fast here: one retry,
+        # only for a gateway answering 502-504 (a service proxy between pods restarting).
+        retry = Retry(total=1, connect=0, read=0, status=1, backoff_factor=0.2,
+                      status_forcelist=(502, 503, 504), allowed_methods=None)
         self._client = PrometheusConnect(url=self.url, session=self._session,
-                                         timeout=settings.timeout,
+                                         timeout=settings.timeout, retry=retry,
                                          disable_ssl=self._session.verify is False)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prometheus")
         self.queries_sent = 0
@@ -81,7 +90,7 @@ class PrometheusSource:
     async def snapshot(self, screen: Screen, window: Window, *, node: str | None = None,
                        model: str | None = None, pods: str | None = None) -> MetricsSnapshot:
         queries = SCREENS[Screen(screen)]
-        now = time.time()
+        now = self.clock()
         loop = asyncio.get_running_loop()
         futures = [loop.run_in_executor(self._pool, self._run, query, window, now,
                                         panels.selector(query, node=node, model=model,
@@ -104,8 +113,11 @@ class PrometheusSource:
         promql = query.render(sel, self.settings.rate_window)
         try:
             if query.range:
+                # up to the next step boundary: the points stay put between refreshes,
+                # and the newest sample is never left out
+                end = now + (-now % window.step)
                 return self._client.custom_query_range(
-                    promql, start_time=_dt(now - window.seconds), end_time=_dt(now),
+                    promql, start_time=_dt(end - window.seconds), end_time=_dt(end),
                     step=str(window.step))
             return self._client.custom_query(promql)
         except requests.exceptions.SSLError:
@@ -115,6 +127,9 @@ class PrometheusSource:
             reason = "connection refused" if "refused" in str(exc).lower() else "unreachable"
             raise ConnectionFailed(f"cannot reach Prometheus at {self.describe()}: "
                                    f"{reason}") from None
+        except requests.exceptions.RetryError:
+            raise ConnectionFailed(f"Prometheus at {self.describe()} is unavailable "
+                                   "(502-504 from a proxy or gateway)") from None
         except requests.exceptions.Timeout:
             raise ConnectionFailed(f"Prometheus at {self.describe()} timed out") from None
         except PrometheusApiClientException as exc:
