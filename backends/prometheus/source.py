@@ -78,6 +78,9 @@ class PrometheusSource:
                                          disable_ssl=self._session.verify is False)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prometheus")
         self.queries_sent = 0
+        # range answers by (promql, window end): a window ends on a step boundary, so
+        # until the next boundary a range query would return the very same points
+        self._ranges: dict[tuple[str, float], list[dict[str, Any]]] = {}
 
     def describe(self) -> str:
         return self.via or redact_url(self.url)
@@ -92,13 +95,23 @@ class PrometheusSource:
         queries = SCREENS[Screen(screen)]
         now = self.clock()
         loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(self._pool, self._run, query, window, now,
-                                        panels.selector(query, node=node, model=model,
-                                                        pods=pods))
-                   for query in queries]
-        answers = await asyncio.gather(*futures, return_exceptions=True)
+        end = _window_end(now, window)
         results: dict[str, list[dict[str, Any]]] = {}
-        for query, answer in zip(queries, answers, strict=True):
+        todo = []
+        for query in queries:
+            sel = panels.selector(query, node=node, model=model, pods=pods)
+            cached = self._ranges.get((query.render(sel, self.settings.rate_window), end)) \
+                if query.range else None
+            if cached is not None:
+                results[query.name] = cached
+            else:
+                todo.append((query, sel))
+        futures = [loop.run_in_executor(self._pool, self._run, query, window, end, sel)
+                   for query, sel in todo]
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        if any(q.range for q, _ in todo):  # a new step: older windows are done with
+            self._ranges = {k: v for k, v in self._ranges.items() if k[1] == end}
+        for (query, sel), answer in zip(todo, answers, strict=True):
             if isinstance(answer, (ConnectionFailed, Unauthorized, Forbidden)):
                 raise answer  # the whole refresh failed: the caller goes stale
             if isinstance(answer, BaseException):
@@ -106,16 +119,15 @@ class PrometheusSource:
                 results[query.name] = []
             else:
                 results[query.name] = answer
-        self.queries_sent += len(queries)
-        return panels.build(Screen(screen), window, now, results, len(queries))
+                if query.range:
+                    self._ranges[(query.render(sel, self.settings.rate_window), end)] = answer
+        self.queries_sent += len(todo)
+        return panels.build(Screen(screen), window, now, results, len(todo))
 
-    def _run(self, query: Query, window: Window, now: float, sel: str) -> list[dict[str, Any]]:
+    def _run(self, query: Query, window: Window, end: float, sel: str) -> list[dict[str, Any]]:
         promql = query.render(sel, self.settings.rate_window)
         try:
             if query.range:
-                # up to the next step boundary: the points stay put between refreshes,
-                # and the newest sample is never left out
-                end = now + (-now % window.step)
                 return self._client.custom_query_range(
                     promql, start_time=_dt(end - window.seconds), end_time=_dt(end),
                     step=str(window.step))
@@ -134,6 +146,12 @@ class PrometheusSource:
             raise ConnectionFailed(f"Prometheus at {self.describe()} timed out") from None
         except PrometheusApiClientException as exc:
             raise _api_error(str(exc), self.describe()) from None
+
+
+def _window_end(now: float, window: Window) -> float:
+    """Up to the next step boundary: a window's points stay put between refreshes, and
+    the newest sample is never left out."""
+    return now + (-now % window.step)
 
 
 def _api_error(text: str, where: str) -> BackendError:

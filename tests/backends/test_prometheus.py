@@ -5,6 +5,7 @@ part: there is no GPU here). Range queries run over history backfilled with prom
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -106,12 +107,19 @@ def test_models_panel_from_real_inference(source, triton_server, prometheus_serv
     assert not snapshot(source, Screen.MODELS, pods="other-").models
 
 
-def test_pulse_is_one_batch(source):
-    snap = snapshot(source, Screen.PULSE)
-    assert snap.queries == len(SCREENS[Screen.PULSE])
-    before = source.queries_sent
-    snapshot(source, Screen.PULSE)
-    assert source.queries_sent - before == len(SCREENS[Screen.PULSE])
+def test_pulse_is_one_batch_and_reuses_an_unchanged_window(prometheus_server):
+    now = time.time()
+    source = PrometheusSource(prometheus_server.url, SETTINGS, clock=lambda: now)
+    try:
+        snap = snapshot(source, Screen.PULSE)
+        assert snap.queries == source.queries_sent == len(SCREENS[Screen.PULSE])
+        # the same window end: range answers are reused, instant ones asked again
+        again = snapshot(source, Screen.PULSE)
+        instant = [q for q in SCREENS[Screen.PULSE] if not q.range]
+        assert again.queries == len(instant)
+        assert again.series == snap.series
+    finally:
+        asyncio.run(source.close())
 
 
 BACKFILL = "\n".join([

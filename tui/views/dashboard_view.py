@@ -56,9 +56,9 @@ def _clock(epoch: float) -> str:
 class DashboardView(Vertical):
     DEFAULT_CSS = """
     DashboardView { border: round $accent; border-title-align: center; height: 1fr; }
-    DashboardView > .status { height: 1; padding: 0 1; color: $text-muted; }
+    DashboardView > .status { height: 1; width: 1fr; padding: 0 1; color: $text-muted; }
     DashboardView > .status.-stale { color: $warning; text-style: bold; }
-    DashboardView > .summary { height: auto; padding: 0 1; }
+    DashboardView > .summary { height: 2; width: 1fr; padding: 0 1; }
     DashboardView ResourceTable { height: 1fr; min-height: 5; }
     DashboardView > Horizontal { height: 1fr; min-height: 10; }
     DashboardView.-compact > Horizontal { height: 12; }
@@ -187,8 +187,9 @@ class DashboardView(Vertical):
         if self.screen_kind in (Screen.GPU, Screen.PULSE):
             table = self.query_one("#gpu-table", ResourceTable)
             table.apply(CacheChanges(self.refreshes, tuple(gpu_rows(snap.gpus)), (), True))
+            # fixed-size lines: no re-layout of the screen for new text
             self.query_one(".summary", Static).update(
-                gpu_summary(snap.gpus, self._allocation()) if snap.gpus else "")
+                gpu_summary(snap.gpus, self._allocation()) if snap.gpus else "", layout=False)
         if self.screen_kind in (Screen.MODELS, Screen.PULSE):
             table = self.query_one("#model-table", ResourceTable)
             table.apply(CacheChanges(self.refreshes, tuple(model_rows(snap.models)), (), True))
@@ -223,7 +224,7 @@ class DashboardView(Vertical):
                     f"{snap.queries if snap else 0} queries · updated "
                     f"{_clock(self.last_good_at or self._clock())}{notes}")
             status.remove_class("-stale")
-        status.update(text)
+        status.update(text, layout=False)
         self.post_message(self.Refreshed(self, text))
 
     # -- keys -----------------------------------------------------------------------------

@@ -16,8 +16,19 @@ class MetricPlot(PlotextPlot):
     MetricPlot { height: 1fr; min-height: 8; border: round $panel-lighten-2; }
     """
 
+    _shown: tuple | None = None
+
     def show(self, title: str, series: Sequence[Series], now: float, unit: str = "") -> None:
-        """Replace the plotted lines; x is minutes before ``now``."""
+        """Replace the plotted lines; x is minutes before the newest point.
+
+        Range queries end on a step boundary, so most refreshes bring the very same points:
+        then nothing is redrawn (plotext's canvas is the costliest thing on the screen).
+        """
+        key = (title, tuple(series), unit)
+        if key == self._shown:
+            return
+        self._shown = key
+        now = max((s.points[-1][0] for s in series if s.points), default=now)
         plt = self.plt
         plt.clear_data()
         self.border_title = title
