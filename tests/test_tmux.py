@@ -42,7 +42,7 @@ def test_demo_in_a_real_terminal(tmp_path):
     tmux = Tmux(tmp_path)
     binary = Path(sys.executable).with_name("mlops-tui")
     env = f"XDG_STATE_HOME={tmp_path} TERM=xterm-256color"
-    tmux("new-session", "-d", "-s", "t", "-x", "150", "-y", "45",
+    tmux("new-session", "-d", "-s", "t", "-x", "170", "-y", "50",
          f"env -u COLUMNS -u LINES {env} {binary} --demo -A; echo EXITED=$?; sleep 5")
     try:
         screen = tmux.wait_for("watching")
@@ -59,6 +59,18 @@ def test_demo_in_a_real_terminal(tmp_path):
         tmux("send-keys", "-t", "t", "Escape")
         deadline = time.monotonic() + 10
         while "Keys for nodes" in tmux.screen() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        tmux("send-keys", "-t", "t", ":", "gpu", "Enter")
+        screen = tmux.wait_for("● demo metrics (simulated)")
+        assert "allocated but idle" in screen and "GPU utilization" in screen
+        tmux("send-keys", "-t", "t", ":", "models", "Enter")
+        screen = tmux.wait_for("Throughput req/s")
+        assert "avg only" in screen and "resnet50" in screen
+        tmux("send-keys", "-t", "t", "?")
+        tmux.wait_for("Keys for the models panels")
+        tmux("send-keys", "-t", "t", "Escape")
+        deadline = time.monotonic() + 10
+        while "Keys for the models" in tmux.screen() and time.monotonic() < deadline:
             time.sleep(0.1)
         tmux("send-keys", "-t", "t", ":", "q", "Enter")
         screen = tmux.wait_for("EXITED=0")
