@@ -346,11 +346,8 @@ class MlopsApp(App[int]):
             return self.dashboard("models", pods=f"{ref.name}-", compact=True)
         return None
 
-    @work(group="action", exit_on_error=False)
-    async def confirm_then(self, question: str | None, call, done: str) -> None:
-        if question is not None and not await self.push_screen_wait(ConfirmScreen(question)):
-            call.close()
-            return
+    async def _report(self, call: Awaitable[object], done: str) -> None:
+        """Await a backend call; its error, or ``done``, goes to the flash line."""
         try:
             await call
         except BackendError as exc:
@@ -359,17 +356,17 @@ class MlopsApp(App[int]):
             self.flash.show(done)
 
     @work(group="action", exit_on_error=False)
-    async def delete(self, ref: ResourceRef, force: bool) -> None:
+    async def confirm_then(self, question: str | None, call, done: str) -> None:
+        if question is not None and not await self.push_screen_wait(ConfirmScreen(question)):
+            call.close()
+            return
+        await self._report(call, done)
+
+    def delete(self, ref: ResourceRef, force: bool) -> None:
         assert isinstance(self.backend, Deleter)
         verb = "Kill (force delete, no grace period)" if force else "Delete"
-        if not await self.push_screen_wait(ConfirmScreen(f"{verb} {ref}?")):
-            return
-        try:
-            await self.backend.delete(ref, force=force)
-        except BackendError as exc:
-            self.flash.show(str(exc), "error")
-        else:
-            self.flash.show(f"deleted {ref}")
+        self.confirm_then(f"{verb} {ref}?", self.backend.delete(ref, force=force),
+                          f"deleted {ref}")
 
     @work(group="action", exit_on_error=False)
     async def scale(self, ref: ResourceRef) -> None:
@@ -380,14 +377,8 @@ class MlopsApp(App[int]):
             self.flash.show(str(exc), "error")
             return
         replicas = await self.push_screen_wait(ScaleScreen(str(ref), current))
-        if replicas is None:
-            return
-        try:
-            await self.backend.scale(ref, replicas)
-        except BackendError as exc:
-            self.flash.show(str(exc), "error")
-        else:
-            self.flash.show(f"scaled {ref} to {replicas}")
+        if replicas is not None:
+            await self._report(self.backend.scale(ref, replicas), f"scaled {ref} to {replicas}")
 
     @work(group="action", exit_on_error=False)
     async def drain(self, ref: ResourceRef) -> None:

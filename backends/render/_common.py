@@ -6,12 +6,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from backends.models import format_age
+from backends.models import Column, format_age
 
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_PREFIX = "nvidia.com/mig-"
 
 Obj = dict[str, Any]
+
+# columns most kinds share
+NS, NAME = Column("NAMESPACE"), Column("NAME")
+AGE = Column("AGE", numeric=True, age=True)
 
 
 def parse_time(value: str | None) -> float:

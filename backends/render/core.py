@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from backends.models import Column, Row
 from backends.render._common import (
+    AGE,
+    NAME,
+    NS,
     Obj,
     age_of,
     condition,
@@ -14,9 +17,6 @@ from backends.render._common import (
     parse_time,
     quantity,
 )
-
-NS, NAME = Column("NAMESPACE"), Column("NAME")
-AGE = Column("AGE", numeric=True, age=True)
 
 
 def _base(obj: Obj, now: float, cells: tuple[str, ...], keys: tuple, state: str = "",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from backends.models import Column, Row
 from backends.render._common import (
+    AGE,
+    NAME,
+    NS,
     Obj,
     age_of,
     condition,
@@ -12,9 +15,6 @@ from backends.render._common import (
     parse_time,
     pod_gpu_request,
 )
-
-NS, NAME = Column("NAMESPACE"), Column("NAME")
-AGE = Column("AGE", numeric=True, age=True)
 
 
 def _row(obj: Obj, now: float, cells: tuple[str, ...], keys: tuple, state: str) -> Row:
