@@ -116,7 +116,7 @@ if [ "$dev" = 1 ]; then
     cat <<EOT
 Next steps:
   .venv/bin/mlops-tui --demo        # every screen, no cluster needed
-  .venv/bin/python -m pytest -q     # the test suite (real apiserver, etcd, tmux)
+  .venv/bin/python -m pytest -q     # the test suite (real apiserver, Prometheus, Triton)
 EOT
 else
     cat <<EOT

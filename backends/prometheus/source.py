@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
@@ -68,6 +69,11 @@ class PrometheusSource:
         self.settings = settings
         self.via = via  # e.g. "service monitoring/prometheus-k8s via the API server"
         self._session = session_for(auth or HttpAuth(), settings)
+        if self._session.verify is False:
+            # the user asked for it: say so once in the log, not on every request's stderr
+            # (which would scribble over the terminal UI)
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            log.warning("TLS verification of %s is off", redact_url(self.url))
         # The client's default retries (3, with 1 s backoff) would hold a failing refresh
         # for ~7 s; the panels retry on their own schedule, so fail fast here: one retry,
         # only for a gateway answering 502-504 (a service proxy between pods restarting).
