@@ -83,7 +83,7 @@ fi
 if [ "$dev" = 1 ] && [ "$servers" = 1 ]; then
     step "installing the real servers the tests start"
     if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
-    packages=(etcd-server tmux shellcheck prometheus)
+    packages=(etcd-server tmux shellcheck prometheus prometheus-node-exporter)
     missing=()
     for pkg in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -95,8 +95,9 @@ TRITON = (
 
 NODE = (
     Query("node_cpu",
-          "100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[{r}])))",
-          "CPU busy percent per node (node-exporter)."),
+          "100 * (1 - avg without (cpu, mode) "
+          "(rate(node_cpu_seconds_total{mode=\"idle\"}[{r}])))",
+          "CPU busy percent per node (node-exporter); keeps the target's node labels."),
     Query("node_mem",
           "100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
           "Memory used percent per node (node-exporter)."),

@@ -75,6 +75,14 @@ def test_idle_allocated_gpu_and_xid_follow_the_exporter(source, dcgm_exporter,
         dcgm_exporter.set(UUID_IDLE, "DCGM_FI_DEV_XID_ERRORS", 0)
 
 
+def test_node_basics_from_a_real_node_exporter(source, prometheus_server):
+    prometheus_server.wait_for('node_memory_MemTotal_bytes{node="gpu-node-1"}', timeout=20)
+    prometheus_server.wait_for('rate(node_cpu_seconds_total{mode="idle"}[15s])', timeout=20)
+    (node,) = snapshot(source, Screen.GPU).nodes
+    assert node.node == "gpu-node-1"  # the target's node label, not host:port
+    assert 0 <= node.cpu_pct <= 100 and 0 < node.mem_pct < 100
+
+
 def test_node_filter(source):
     snap = snapshot(source, Screen.GPU, node="gpu-node-2")
     assert snap.gpus and {g.node for g in snap.gpus} == {"gpu-node-2"}

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.dcgm import DEFAULT_GPUS, TRITON_NAMESPACE, TRITON_POD, DcgmExporter
+from tests.servers.node_exporter import NodeExporter, find_node_exporter
 from tests.servers.prometheus import (
     PrometheusError,
     PrometheusServer,
@@ -55,6 +56,9 @@ def require_servers(*names: str) -> None:
         reasons.append(prometheus_missing())
     if "triton" in names and find_tritonserver() is None:
         reasons.append(triton_missing())
+    if "node-exporter" in names and find_node_exporter() is None:
+        reasons.append("no prometheus-node-exporter (apt-get install -y "
+                       "prometheus-node-exporter)")
     if not reasons:
         return
     reason = "metrics servers unavailable: " + "; ".join(reasons)
@@ -87,8 +91,15 @@ def dcgm_exporter() -> Iterator[DcgmExporter]:
 
 
 @pytest.fixture(scope="session")
+def node_exporter() -> Iterator[NodeExporter]:
+    require_servers("node-exporter")
+    with NodeExporter() as exporter:
+        yield exporter
+
+
+@pytest.fixture(scope="session")
 def prometheus_server(
-    triton_server: TritonServer, dcgm_exporter: DcgmExporter
+    triton_server: TritonServer, dcgm_exporter: DcgmExporter, node_exporter: NodeExporter
 ) -> Iterator[PrometheusServer]:
     require_servers("prometheus")
     server = PrometheusServer(
@@ -99,6 +110,8 @@ def prometheus_server(
                 labels={"namespace": TRITON_NAMESPACE, "pod": TRITON_POD},
             ),
             ScrapeTarget(DCGM_JOB, dcgm_exporter.port, honor_labels=True),
+            # what Kubernetes service discovery adds: the node the exporter runs on
+            ScrapeTarget("node", node_exporter.port, labels={"node": "gpu-node-1"}),
         ],
         scrape_interval="1s",
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from backends.metrics_models import GpuAllocation, GpuStat, ModelStat
+from backends.metrics_models import GpuAllocation, GpuStat, ModelStat, NodeStat
 from backends.models import Column, Row
 
 BAR_WIDTH = 10
@@ -111,3 +111,12 @@ def allocation_from_rows(columns: Iterable[Column], rows: Iterable[Row]) -> GpuA
             allocatable += int(keys[gpu] or 0)
             requested += int(keys[req] or 0)
     return GpuAllocation(allocatable, requested)
+
+
+def node_summary(nodes: Iterable[NodeStat], limit: int = 6) -> str:
+    """``nodes: gpu-node-1 cpu 12% mem 40% · …`` from node-exporter, "" without it."""
+    nodes = list(nodes)
+    parts = [f"{n.node} cpu {_num(n.cpu_pct, '{:.0f}')}% mem {_num(n.mem_pct, '{:.0f}')}%"
+             for n in nodes[:limit]]
+    more = f" · +{len(nodes) - limit} more" if len(nodes) > limit else ""
+    return ("nodes: " + " · ".join(parts) + more) if parts else ""

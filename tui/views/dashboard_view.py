@@ -32,6 +32,7 @@ from tui.panels.render import (
     gpu_rows,
     gpu_summary,
     model_rows,
+    node_summary,
 )
 from tui.widgets.metric_plot import MetricPlot
 from tui.widgets.resource_table import ResourceTable
@@ -58,7 +59,7 @@ class DashboardView(Vertical):
     DashboardView { border: round $accent; border-title-align: center; height: 1fr; }
     DashboardView > .status { height: 1; width: 1fr; padding: 0 1; color: $text-muted; }
     DashboardView > .status.-stale { color: $warning; text-style: bold; }
-    DashboardView > .summary { height: 2; width: 1fr; padding: 0 1; }
+    DashboardView > .summary { height: 3; width: 1fr; padding: 0 1; }
     DashboardView ResourceTable { height: 1fr; min-height: 5; }
     DashboardView > Horizontal { height: 1fr; min-height: 10; }
     DashboardView.-compact > Horizontal { height: 12; }
@@ -188,8 +189,10 @@ class DashboardView(Vertical):
             table = self.query_one("#gpu-table", ResourceTable)
             table.apply(CacheChanges(self.refreshes, tuple(gpu_rows(snap.gpus)), (), True))
             # fixed-size lines: no re-layout of the screen for new text
-            self.query_one(".summary", Static).update(
-                gpu_summary(snap.gpus, self._allocation()) if snap.gpus else "", layout=False)
+            lines = [gpu_summary(snap.gpus, self._allocation()) if snap.gpus else "",
+                     node_summary(snap.nodes)]
+            self.query_one(".summary", Static).update("\n".join(filter(None, lines)),
+                                                      layout=False)
         if self.screen_kind in (Screen.MODELS, Screen.PULSE):
             table = self.query_one("#model-table", ResourceTable)
             table.apply(CacheChanges(self.refreshes, tuple(model_rows(snap.models)), (), True))
