@@ -155,7 +155,8 @@ class KubernetesBackend:
                 gpu_informer = Informer(
                     conn.transport, pods, "", renderer_for(pods),
                     RowStore(pods, "", columns_for(pods), log_limit=1),
-                    on_object=conn.gpu.pod_seen, on_delete=conn.gpu.pod_gone)
+                    on_object=conn.gpu.pod_seen, on_delete=conn.gpu.pod_gone,
+                    on_relist=conn.gpu.retain)
                 conn.informers[("", "pods", "@gpu")] = gpu_informer
                 gpu_informer.start()
         gpu = conn.gpu

@@ -37,6 +37,11 @@ class GpuRequests:
     def pod_gone(self, uid: str) -> None:
         self._set(uid, None)
 
+    def retain(self, uids: set[str]) -> None:
+        """After a relist: pods deleted while the watch was away are gone too."""
+        for uid in [u for u in self._by_pod if u not in uids]:
+            self._set(uid, None)
+
     def _set(self, uid: str, value: tuple[str, int] | None) -> None:
         with self._lock:
             old = self._by_pod.get(uid)

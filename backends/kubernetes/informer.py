@@ -76,6 +76,7 @@ class Informer:
                  store: RowStore, *, page_size: int = 1000, watch_timeout: int = 300,
                  on_object: Callable[[str, Obj], None] | None = None,
                  on_delete: Callable[[str], None] | None = None,
+                 on_relist: Callable[[set[str]], None] | None = None,
                  backoff: Backoff | None = None) -> None:
         self.transport = transport
         self.kind = kind
@@ -86,6 +87,7 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.on_object = on_object  # sees raw objects (e.g. to keep the few nodes for joins)
         self.on_delete = on_delete
+        self.on_relist = on_relist  # sees every uid after a (re)list: what vanished is gone
         self.backoff = backoff or Backoff()
         self.path = collection_path(kind, self.namespace)
         self.resource_version = ""
@@ -207,6 +209,8 @@ class Informer:
                 return
         self.resource_version = version
         self.store.replace(rows)
+        if self.on_relist:
+            self.on_relist({row.uid for row in rows})
 
     def _watch(self) -> None:
         query: list[tuple[str, Any]] = [
