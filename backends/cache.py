@@ -48,12 +48,6 @@ class RowStore:
             self._rows[row.uid] = row
             self._touch(row.uid)
 
-    def upsert_many(self, rows: Iterable[Row]) -> None:
-        with self._lock:
-            for row in rows:
-                self._rows[row.uid] = row
-                self._touch(row.uid)
-
     def delete(self, uid: str) -> None:
         with self._lock:
             if self._rows.pop(uid, None) is not None:

@@ -6,7 +6,6 @@ a factory ``create_backend(settings: BackendSettings) -> ClusterBackend``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -17,7 +16,6 @@ from backends.protocols import ClusterBackend, MetricsSource
 GROUP = "mlops_tui.backends"
 METRICS_GROUP = "mlops_tui.metrics"
 
-BackendFactory = Callable[[BackendSettings], ClusterBackend]
 
 
 def _entry_points(group: str = GROUP) -> dict[str, EntryPoint]:

@@ -32,6 +32,7 @@ from backends.protocols import (
     Restarter,
     Scaler,
 )
+from tui import package_version
 from tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
 from tui.screens.detail import DetailScreen
 from tui.screens.dialogs import ChoiceScreen, ConfirmScreen, ScaleScreen
@@ -88,7 +89,7 @@ class MlopsApp(App[int]):
         self.start_view = start_view
         self.history: list[Place] = []
         self.place: Place | None = None
-        self.package_version = version or _version()
+        self.package_version = version or package_version()
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -424,15 +425,6 @@ class ResourceViewSlot(Container):
 
 def _selector_for(row: Row) -> str:
     return f"-l {row.selector}"
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("mlops-tui")
-    except PackageNotFoundError:
-        return ""
 
 
 __all__ = ["MlopsApp"]

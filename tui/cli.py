@@ -11,11 +11,11 @@ import asyncio
 import logging
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 from backends import registry
 from backends.errors import BackendError
 from backends.models import BackendSettings
+from tui import package_version
 from tui.config import metrics_settings
 from tui.paths import state_dir
 from tui.registry import OWN_VIEWS
@@ -66,13 +66,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors exit 2 with one clear line
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"error: {message}\nSee 'mlops-tui --help' for usage.\n")
-
-
-def package_version() -> str:
-    try:
-        return version("mlops-tui")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:

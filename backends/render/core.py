@@ -168,5 +168,3 @@ def render_custom(obj: Obj, now: float, namespaced: bool = True) -> Row:
     state = {"True": "ok", "False": "error"}.get(ready, "")
     return _base(obj, now, (ready or "-", reason), ("", ""), state, namespaced=namespaced)
 
-
-__all__ = ["human_age"]

@@ -33,7 +33,6 @@ class ContextsView(Vertical):
     def __init__(self, contexts: list[ContextInfo]) -> None:
         super().__init__()
         self.contexts = contexts
-        self.kind = None
 
     def compose(self) -> ComposeResult:
         yield ResourceTable()

@@ -90,8 +90,6 @@ class DashboardView(Vertical):
                  compact: bool = False, clock: Callable[[], float] = time.time) -> None:
         super().__init__(classes="-compact" if compact else "")
         self.screen_kind = screen
-        self.kind = None  # not a resource kind: the app's kind-based keys do not apply
-        self.namespace = ""
         self._get_source = get_source
         self._backend = backend
         self.interval = interval
@@ -179,9 +177,6 @@ class DashboardView(Vertical):
         self._draw(snapshot)
         self._show_status()
         self._arm(self.interval)
-
-    def refresh_now(self) -> None:
-        self.poll()
 
     # -- drawing (only from a finished refresh) -------------------------------------------
     def _draw(self, snap: MetricsSnapshot) -> None:
