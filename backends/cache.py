@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from backends.models import CacheChanges, CacheState, Column, KindInfo, Row
+from mlops_tui.backends.models import CacheChanges, CacheState, Column, KindInfo, Row
 
 
 class RowStore:

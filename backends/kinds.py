@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from backends.models import Column, KindInfo, Row, Verb
-from backends.render import core, pods, workloads
-from backends.render._common import Obj
+from mlops_tui.backends.models import Column, KindInfo, Row, Verb
+from mlops_tui.backends.render import core, pods, workloads
+from mlops_tui.backends.render._common import Obj
 
 Renderer = Callable[[Obj, float], Row]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from backends.metrics_models import MetricsSnapshot, Screen, Window
-from backends.models import (
+from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
+from mlops_tui.backends.models import (
     CacheChanges,
     CacheState,
     ClusterInfo,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from backends.errors import ConfigError
-from backends.models import BackendSettings, MetricsSettings
-from backends.protocols import ClusterBackend, MetricsSource
+from mlops_tui.backends.errors import ConfigError
+from mlops_tui.backends.models import BackendSettings, MetricsSettings
+from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
 
 GROUP = "mlops_tui.backends"
 METRICS_GROUP = "mlops_tui.metrics"

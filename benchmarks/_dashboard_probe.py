@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends.demo import DemoBackend  # noqa: E402
-from backends.models import BackendSettings, MetricsSettings  # noqa: E402
-from backends.prometheus import PrometheusSource  # noqa: E402
-from tui.app import MlopsApp  # noqa: E402
-from tui.views.dashboard_view import DashboardView  # noqa: E402
+from mlops_tui.backends.demo import DemoBackend  # noqa: E402
+from mlops_tui.backends.models import BackendSettings, MetricsSettings  # noqa: E402
+from mlops_tui.backends.prometheus import PrometheusSource  # noqa: E402
+from mlops_tui.tui.app import MlopsApp  # noqa: E402
+from mlops_tui.tui.views.dashboard_view import DashboardView  # noqa: E402
 
 
 async def probe(args: argparse.Namespace) -> dict:

@@ -19,9 +19,9 @@ from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends.kubernetes import KubernetesBackend  # noqa: E402
-from backends.models import BackendSettings  # noqa: E402
-from tui.app import MlopsApp  # noqa: E402
+from mlops_tui.backends.kubernetes import KubernetesBackend  # noqa: E402
+from mlops_tui.backends.models import BackendSettings  # noqa: E402
+from mlops_tui.tui.app import MlopsApp  # noqa: E402
 
 KEY_NAMES = {" ": "space", "!": "exclamation_mark", "-": "minus", "=": "equals_sign"}
 

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backends.metrics_models import Screen, Window  # noqa: E402
-from backends.models import MetricsSettings  # noqa: E402
-from backends.prometheus import PrometheusSource  # noqa: E402
-from backends.prometheus.queries import SCREENS  # noqa: E402
+from mlops_tui.backends.metrics_models import Screen, Window  # noqa: E402
+from mlops_tui.backends.models import MetricsSettings  # noqa: E402
+from mlops_tui.backends.prometheus import PrometheusSource  # noqa: E402
+from mlops_tui.backends.prometheus.queries import SCREENS  # noqa: E402
 from tests.servers.dcgm import DEFAULT_GPUS, DcgmExporter  # noqa: E402
 from tests.servers.prometheus import PrometheusServer, ScrapeTarget  # noqa: E402
 from tests.servers.triton import TritonServer  # noqa: E402

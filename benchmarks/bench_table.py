@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import textual
 from textual.app import App, ComposeResult
 
-from backends.models import CacheChanges, Column, Row
-from tui.widgets.resource_table import ResourceTable
+from mlops_tui.backends.models import CacheChanges, Column, Row
+from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 COLUMNS = (
     Column("NAMESPACE"),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import backends
+from mlops_tui import backends
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,28 +21,28 @@ def test_import_linter_contracts_hold() -> None:
 
 def test_headless_modules_load_no_ui_toolkit() -> None:
     """Importing every backend module in a fresh interpreter pulls in no textual or rich."""
-    modules = [m.name for m in pkgutil.walk_packages(backends.__path__, "backends.")]
+    modules = [m.name for m in pkgutil.walk_packages(backends.__path__, "mlops_tui.backends.")]
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'tui'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich') or m.startswith('mlops_tui.tui'))\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
-    assert "backends.kubernetes.backend" in modules and "backends.demo" in modules
+    assert "mlops_tui.backends.kubernetes.backend" in modules and "mlops_tui.backends.demo" in modules
 
 
 def test_registry_lists_without_importing_and_rejects_unknown_names() -> None:
     code = (
         "import sys\n"
-        "from backends import registry\n"
+        "from mlops_tui.backends import registry\n"
         "names = registry.available()\n"
         "assert 'kubernetes' in names and 'demo' in names, names\n"
-        "assert 'backends.kubernetes' not in sys.modules\n"
-        "from backends.errors import ConfigError\n"
+        "assert 'mlops_tui.backends.kubernetes' not in sys.modules\n"
+        "from mlops_tui.backends.errors import ConfigError\n"
         "try:\n"
         "    registry.load('nope')\n"
         "except ConfigError as e:\n"

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from tui.cli import main
+from mlops_tui.tui.cli import main
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
     full_env = {**os.environ, "XDG_STATE_HOME": "/tmp/mlops-tui-test-state", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "mlops_tui.tui", *args], capture_output=True,
                           text=True, timeout=60, env=full_env)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from backends.errors import ConfigError
-from tui.cli import build_parser
-from tui.config import metrics_settings
+from mlops_tui.backends.errors import ConfigError
+from mlops_tui.tui.cli import build_parser
+from mlops_tui.tui.config import metrics_settings
 
 
 def args(*argv: str):

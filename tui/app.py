@@ -18,10 +18,10 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Input
 
-from backends.errors import BackendError, ConfigError
-from backends.metrics_models import Screen
-from backends.models import ResourceRef, Row
-from backends.protocols import (
+from mlops_tui.backends.errors import BackendError, ConfigError
+from mlops_tui.backends.metrics_models import Screen
+from mlops_tui.backends.models import ResourceRef, Row
+from mlops_tui.backends.protocols import (
     ClusterBackend,
     ContextSwitcher,
     Deleter,
@@ -32,19 +32,19 @@ from backends.protocols import (
     Restarter,
     Scaler,
 )
-from tui import package_version
-from tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
-from tui.screens.detail import DetailScreen
-from tui.screens.dialogs import ChoiceScreen, ConfirmScreen, ScaleScreen
-from tui.screens.help import HelpScreen
-from tui.screens.logs import LogScreen
-from tui.views.contexts_view import ContextsView
-from tui.views.dashboard_view import DashboardView
-from tui.views.resource_view import ResourceView
-from tui.widgets.cluster_header import ClusterHeader
-from tui.widgets.command_bar import CommandBar
-from tui.widgets.flash import Flash
-from tui.widgets.resource_table import ResourceTable
+from mlops_tui.tui import package_version
+from mlops_tui.tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
+from mlops_tui.tui.screens.detail import DetailScreen
+from mlops_tui.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, ScaleScreen
+from mlops_tui.tui.screens.help import HelpScreen
+from mlops_tui.tui.screens.logs import LogScreen
+from mlops_tui.tui.views.contexts_view import ContextsView
+from mlops_tui.tui.views.dashboard_view import DashboardView
+from mlops_tui.tui.views.resource_view import ResourceView
+from mlops_tui.tui.widgets.cluster_header import ClusterHeader
+from mlops_tui.tui.widgets.command_bar import CommandBar
+from mlops_tui.tui.widgets.flash import Flash
+from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 APP_HINTS = ((":", "Command"), ("/", "Filter"), ("?", "Help"), ("esc", "Back"))
 

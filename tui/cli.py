@@ -12,13 +12,13 @@ import logging
 import os
 import sys
 
-from backends import registry
-from backends.errors import BackendError
-from backends.models import BackendSettings
-from tui import package_version
-from tui.config import metrics_settings
-from tui.paths import state_dir
-from tui.registry import OWN_VIEWS
+from mlops_tui.backends import registry
+from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.models import BackendSettings
+from mlops_tui.tui import package_version
+from mlops_tui.tui.config import metrics_settings
+from mlops_tui.tui.paths import state_dir
+from mlops_tui.tui.registry import OWN_VIEWS
 
 OWN_VIEW_ALIASES = {alias for aliases in OWN_VIEWS.values() for alias in aliases}
 
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-    from tui.app import MlopsApp  # after the connect, so --help and errors stay fast
+    from mlops_tui.tui.app import MlopsApp  # after the connect, so --help and errors stay fast
 
     source_name = "demo" if args.demo else "prometheus"
 

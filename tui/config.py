@@ -23,9 +23,9 @@ from typing import Any
 
 import yaml
 
-from backends.errors import ConfigError
-from backends.models import MetricsSettings
-from tui.paths import config_dir
+from mlops_tui.backends.errors import ConfigError
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.tui.paths import config_dir
 
 ENV_URL = "MLOPS_TUI_PROMETHEUS_URL"
 ENV_TOKEN = "MLOPS_TUI_PROMETHEUS_TOKEN"

@@ -26,7 +26,7 @@ from itertools import repeat
 from operator import and_, attrgetter, contains, not_, or_
 from typing import Literal
 
-from backends.models import Row
+from mlops_tui.backends.models import Row
 
 RowPredicate = Callable[[Row], bool]
 FilterKind = Literal["all", "regex", "literal", "labels", "fuzzy"]

@@ -13,8 +13,8 @@ from itertools import compress, zip_longest
 from math import inf, isnan
 from operator import itemgetter
 
-from backends.models import Column, Row
-from tui.filtering import SCANS, FilterSpec, parse_filter
+from mlops_tui.backends.models import Column, Row
+from mlops_tui.tui.filtering import SCANS, FilterSpec, parse_filter
 
 SortKey = str | tuple[float | str, str]
 """``tie`` alone (no sort column) or ``(value, tie)``, where ``tie`` is namespace, name and

@@ -3,6 +3,6 @@ over time, so every screen can be seen without a cluster. Deterministic when ask
 (``seed``, an injected clock ``now``, ``frozen=True``), which makes it the TUI tests' fixture.
 """
 
-from backends.demo.backend import DemoBackend, create_backend
+from mlops_tui.backends.demo.backend import DemoBackend, create_backend
 
 __all__ = ["DemoBackend", "create_backend"]

@@ -13,20 +13,20 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from backends.cache import RowStore
-from backends.demo import controllers, describe, logs
-from backends.demo import pods as kubelet
-from backends.demo.contents import CONTEXTS, build
-from backends.demo.objects import iso
-from backends.demo.world import World
-from backends.errors import (
+from mlops_tui.backends.cache import RowStore
+from mlops_tui.backends.demo import controllers, describe, logs
+from mlops_tui.backends.demo import pods as kubelet
+from mlops_tui.backends.demo.contents import CONTEXTS, build
+from mlops_tui.backends.demo.objects import iso
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.errors import (
     BackendError,
     ConfigError,
     NotFound,
     ReadOnlyError,
     UnsupportedError,
 )
-from backends.kinds import (
+from mlops_tui.backends.kinds import (
     BUILTIN_KINDS,
     KindIndex,
     columns_for,
@@ -34,7 +34,7 @@ from backends.kinds import (
     renderer_for,
     spec_for,
 )
-from backends.models import (
+from mlops_tui.backends.models import (
     BackendSettings,
     ClusterInfo,
     ContextInfo,
@@ -43,9 +43,9 @@ from backends.models import (
     Row,
     Verb,
 )
-from backends.render import core
-from backends.render._common import Obj
-from backends.render.describe import to_yaml
+from mlops_tui.backends.render import core
+from mlops_tui.backends.render._common import Obj
+from mlops_tui.backends.render.describe import to_yaml
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backends.demo import objects as o
-from backends.demo import pods as kubelet
-from backends.demo.controllers import reconcile
-from backends.demo.world import World
-from backends.render._common import Obj
+from mlops_tui.backends.demo import objects as o
+from mlops_tui.backends.demo import pods as kubelet
+from mlops_tui.backends.demo.controllers import reconcile
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.render._common import Obj
 
 DAY, HOUR, MIN = 86400.0, 3600.0, 60.0
 TRITON = "nvcr.io/nvidia/tritonserver:24.05-py3"

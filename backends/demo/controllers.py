@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import copy
 
-from backends.demo import pods as kubelet
-from backends.demo.objects import iso, replicaset
-from backends.demo.pods import active, deleting, pod_ready
-from backends.demo.world import World
-from backends.render._common import Obj, parse_time
+from mlops_tui.backends.demo import pods as kubelet
+from mlops_tui.backends.demo.objects import iso, replicaset
+from mlops_tui.backends.demo.pods import active, deleting, pod_ready
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.render._common import Obj, parse_time
 
 FAILED_SCHEDULING_PERIOD, PRUNE_PERIOD, REPLACE_CHANCE = 10, 60, 1 / 30
 

@@ -10,10 +10,10 @@ import base64
 import re
 import time
 
-from backends.demo.pods import active, gpu_requested, pods_on
-from backends.demo.world import World
-from backends.render._common import Obj, human_age, parse_time, quantity
-from backends.render.describe import redact
+from mlops_tui.backends.demo.pods import active, gpu_requested, pods_on
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.render._common import Obj, human_age, parse_time, quantity
+from mlops_tui.backends.render.describe import redact
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

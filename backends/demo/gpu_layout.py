@@ -12,9 +12,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from backends.demo import pods as kubelet
-from backends.demo.world import World
-from backends.render._common import (
+from mlops_tui.backends.demo import pods as kubelet
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.render._common import (
     GPU_RESOURCE,
     MIG_PREFIX,
     Obj,

@@ -13,8 +13,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backends.errors import BackendError, NotFound
-from backends.render._common import Obj, parse_time
+from mlops_tui.backends.errors import BackendError, NotFound
+from mlops_tui.backends.render._common import Obj, parse_time
 
 MAX_LINES = 5000  # what the node keeps before it rotates the file
 # (run, time, line index, "start" | "tick" | "crash" | "finish") -> lines

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from backends.demo.gpu_layout import (
+from mlops_tui.backends.demo.gpu_layout import (
     H100,
     Allocator,
     GpuSlot,
@@ -27,9 +27,9 @@ from backends.demo.gpu_layout import (
     fixed_layout,
     from_world,
 )
-from backends.demo.world import World
-from backends.errors import ConnectionFailed
-from backends.metrics_models import (
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.errors import ConnectionFailed
+from mlops_tui.backends.metrics_models import (
     GpuStat,
     MetricsSnapshot,
     ModelStat,
@@ -39,8 +39,8 @@ from backends.metrics_models import (
     Window,
     gpu_order,
 )
-from backends.models import MetricsSettings
-from backends.prometheus.queries import SCREENS
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.prometheus.queries import SCREENS
 
 FAULTY_GPU = ("gpu-h100-1", "5")  # runs hot and logged an XID error
 FAULTY_XID = 79.0  # "GPU has fallen off the bus"
@@ -340,7 +340,7 @@ async def create_source(settings: MetricsSettings, cluster: object = None) -> De
     """The entry point ``mlops_tui.metrics: demo``. With the demo backend the GPUs, pods
     and models follow its world (and its seed, clock and freezing); otherwise a fixed
     layout like the demo GPU cluster's."""
-    from backends.demo.backend import DemoBackend
+    from mlops_tui.backends.demo.backend import DemoBackend
 
     if isinstance(cluster, DemoBackend):
         backend = cluster

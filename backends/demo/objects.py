@@ -10,7 +10,7 @@ import base64
 import time
 from typing import Any
 
-from backends.render._common import Obj
+from mlops_tui.backends.render._common import Obj
 
 GPU = "nvidia.com/gpu"
 GPU_TOLERATION = {"key": GPU, "operator": "Exists", "effect": "NoSchedule"}

@@ -13,9 +13,9 @@ import hashlib
 import json
 from collections import Counter
 
-from backends.demo.objects import iso, owner_ref
-from backends.demo.world import World
-from backends.render._common import (
+from mlops_tui.backends.demo.objects import iso, owner_ref
+from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.render._common import (
     GPU_RESOURCE,
     MIG_PREFIX,
     Obj,

@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from backends.demo.objects import iso
-from backends.render._common import Obj, parse_time
+from mlops_tui.backends.demo.objects import iso
+from mlops_tui.backends.render._common import Obj, parse_time
 
 Listener = Callable[[str, Obj, bool], None]  # (kind plural, object, deleted)
 

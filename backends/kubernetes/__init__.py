@@ -1,7 +1,7 @@
 """The Kubernetes backend (official ``kubernetes`` client, raw JSON watch caches)."""
 
-from backends.kubernetes.backend import KubernetesBackend
-from backends.models import BackendSettings
+from mlops_tui.backends.kubernetes.backend import KubernetesBackend
+from mlops_tui.backends.models import BackendSettings
 
 
 def create_backend(settings: BackendSettings) -> KubernetesBackend:

@@ -10,22 +10,22 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from backends.cache import RowStore
-from backends.errors import (
+from mlops_tui.backends.cache import RowStore
+from mlops_tui.backends.errors import (
     BackendError,
     ConfigError,
     NotFound,
     ReadOnlyError,
     UnsupportedError,
 )
-from backends.kinds import KindIndex, columns_for, renderer_for
-from backends.kubernetes import config as kubeconfig
-from backends.kubernetes.discovery import discover
-from backends.kubernetes.gpu import GpuRequests
-from backends.kubernetes.informer import Informer, collection_path
-from backends.kubernetes.logs import stream_logs
-from backends.kubernetes.transport import MERGE_PATCH, Transport
-from backends.models import (
+from mlops_tui.backends.kinds import KindIndex, columns_for, renderer_for
+from mlops_tui.backends.kubernetes import config as kubeconfig
+from mlops_tui.backends.kubernetes.discovery import discover
+from mlops_tui.backends.kubernetes.gpu import GpuRequests
+from mlops_tui.backends.kubernetes.informer import Informer, collection_path
+from mlops_tui.backends.kubernetes.logs import stream_logs
+from mlops_tui.backends.kubernetes.transport import MERGE_PATCH, Transport
+from mlops_tui.backends.models import (
     BackendSettings,
     ClusterInfo,
     ContextInfo,
@@ -34,8 +34,8 @@ from backends.models import (
     ResourceRef,
     Verb,
 )
-from backends.render import describe as describe_text
-from backends.render.core import render_node
+from mlops_tui.backends.render import describe as describe_text
+from mlops_tui.backends.render.core import render_node
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import SERVICE_TOKEN_FILENAME, InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
-from backends.errors import ConfigError
-from backends.models import ContextInfo
+from mlops_tui.backends.errors import ConfigError
+from mlops_tui.backends.models import ContextInfo
 
 IN_CLUSTER = "in-cluster"
 

@@ -12,10 +12,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from backends.errors import BackendError
-from backends.kinds import BUILTIN_KINDS, BY_NAME, custom_kind
-from backends.kubernetes.transport import Transport
-from backends.models import KindInfo
+from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.kinds import BUILTIN_KINDS, BY_NAME, custom_kind
+from mlops_tui.backends.kubernetes.transport import Transport
+from mlops_tui.backends.models import KindInfo
 
 log = logging.getLogger(__name__)
 

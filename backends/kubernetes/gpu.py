@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from backends.render._common import pod_gpu_request
+from mlops_tui.backends.render._common import pod_gpu_request
 
 _FINISHED = {"Succeeded", "Failed"}
 

@@ -22,10 +22,10 @@ from typing import Any
 import orjson
 import urllib3
 
-from backends.cache import RowStore
-from backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
-from backends.kubernetes.transport import Gone, Transport, iter_lines
-from backends.models import KindInfo, Row
+from mlops_tui.backends.cache import RowStore
+from mlops_tui.backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
+from mlops_tui.backends.kubernetes.transport import Gone, Transport, iter_lines
+from mlops_tui.backends.models import KindInfo, Row
 
 log = logging.getLogger(__name__)
 

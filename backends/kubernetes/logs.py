@@ -8,8 +8,8 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from backends.errors import BackendError
-from backends.kubernetes.transport import Transport, iter_lines
+from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.kubernetes.transport import Transport, iter_lines
 
 _END = object()
 

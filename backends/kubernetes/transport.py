@@ -16,7 +16,7 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from backends.errors import (
+from mlops_tui.backends.errors import (
     BackendError,
     Conflict,
     ConnectionFailed,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from backends.errors import ConfigError
-from backends.models import MetricsSettings
-from backends.prometheus.source import PrometheusSource, redact_url
-from backends.protocols import ClusterBackend, ServiceProxy
+from mlops_tui.backends.errors import ConfigError
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.prometheus.source import PrometheusSource, redact_url
+from mlops_tui.backends.protocols import ClusterBackend, ServiceProxy
 
 # Service names of common installs (kube-prometheus, the operator, the community chart),
 # most specific first; then any service labelled as Prometheus.

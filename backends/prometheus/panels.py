@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from backends.metrics_models import (
+from mlops_tui.backends.metrics_models import (
     GpuStat,
     MetricsSnapshot,
     ModelStat,
@@ -21,7 +21,7 @@ from backends.metrics_models import (
     Window,
     gpu_order,
 )
-from backends.prometheus.queries import Query
+from mlops_tui.backends.prometheus.queries import Query
 
 Result = list[dict[str, Any]]
 
@@ -180,7 +180,7 @@ def build_series(results: dict[str, Result], names: Iterable[str]) -> dict[str, 
 
 def build(screen: Screen, window: Window, now: float, results: dict[str, Result],
           query_count: int) -> MetricsSnapshot:
-    from backends.prometheus.queries import SCREENS
+    from mlops_tui.backends.prometheus.queries import SCREENS
 
     range_names = [q.name for q in SCREENS[screen] if q.range]
     gpus = build_gpus(results) if any(n.startswith("gpu_") for n in results) else ()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backends.metrics_models import Screen
+from mlops_tui.backends.metrics_models import Screen
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,11 @@ import urllib3
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
-from backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
-from backends.metrics_models import MetricsSnapshot, Screen, Window
-from backends.models import HttpAuth, MetricsSettings
-from backends.prometheus import panels
-from backends.prometheus.queries import SCREENS, Query
+from mlops_tui.backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
+from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
+from mlops_tui.backends.models import HttpAuth, MetricsSettings
+from mlops_tui.backends.prometheus import panels
+from mlops_tui.backends.prometheus.queries import SCREENS, Query
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ They never call a server and keep no state, so they are tested with JSON fixture
 by every backend that speaks Kubernetes objects (the real client and the demo sandbox).
 """
 
-from backends.render._common import human_age
-from backends.render.pods import pod_phase
+from mlops_tui.backends.render._common import human_age
+from mlops_tui.backends.render.pods import pod_phase
 
 __all__ = ["human_age", "pod_phase"]

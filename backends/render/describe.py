@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from backends.render._common import Obj, human_age, parse_time
-from backends.render.pods import pod_phase
+from mlops_tui.backends.render._common import Obj, human_age, parse_time
+from mlops_tui.backends.render.pods import pod_phase
 
 REDACTED = "<redacted>"
 

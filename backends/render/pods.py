@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from backends.models import Column, Row
-from backends.render._common import Obj, age_of, gpu_text, pod_gpu_request
+from mlops_tui.backends.models import Column, Row
+from mlops_tui.backends.render._common import Obj, age_of, gpu_text, pod_gpu_request
 
 COLUMNS = (
     Column("NAMESPACE"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from backends.models import Column, Row
-from backends.render._common import (
+from mlops_tui.backends.models import Column, Row
+from mlops_tui.backends.render._common import (
     AGE,
     NAME,
     NS,

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from backends.kubernetes import KubernetesBackend
-from backends.models import BackendSettings
+from mlops_tui.backends.kubernetes import KubernetesBackend
+from mlops_tui.backends.models import BackendSettings
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:

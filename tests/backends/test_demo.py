@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from backends.demo import DemoBackend, create_backend
-from backends.errors import BackendError, ConfigError, NotFound, ReadOnlyError, UnsupportedError
-from backends.models import BackendSettings, ResourceRef, Row
-from backends.protocols import (
+from mlops_tui.backends.demo import DemoBackend, create_backend
+from mlops_tui.backends.errors import BackendError, ConfigError, NotFound, ReadOnlyError, UnsupportedError
+from mlops_tui.backends.models import BackendSettings, ResourceRef, Row
+from mlops_tui.backends.protocols import (
     ClusterBackend,
     ContextSwitcher,
     Deleter,
@@ -81,8 +81,8 @@ async def test_implements_every_capability(demo):
 
 
 def test_backend_modules_never_import_the_ui():
-    code = ("import sys, backends.demo, backends.demo.backend;"
-            "bad = [m for m in ('textual', 'rich', 'tui') if m in sys.modules];"
+    code = ("import sys, mlops_tui.backends.demo, mlops_tui.backends.demo.backend;"
+            "bad = [m for m in ('textual', 'rich', 'mlops_tui.tui') if m in sys.modules];"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 

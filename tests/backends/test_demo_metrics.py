@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from backends.demo import DemoBackend
-from backends.demo.metrics import DemoMetricsSource, create_source
-from backends.errors import ConnectionFailed
-from backends.metrics_models import MetricsSnapshot, Screen, Window
-from backends.models import MetricsSettings, ResourceRef
-from backends.prometheus.queries import SCREENS
-from backends.protocols import MetricsSource
-from backends.registry import create_metrics
-from backends.render._common import pod_gpu_request
+from mlops_tui.backends.demo import DemoBackend
+from mlops_tui.backends.demo.metrics import DemoMetricsSource, create_source
+from mlops_tui.backends.errors import ConnectionFailed
+from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
+from mlops_tui.backends.models import MetricsSettings, ResourceRef
+from mlops_tui.backends.prometheus.queries import SCREENS
+from mlops_tui.backends.protocols import MetricsSource
+from mlops_tui.backends.registry import create_metrics
+from mlops_tui.backends.render._common import pod_gpu_request
 
 NOW = 1_732_262_400.0  # 2024-11-22T08:00:00Z
 MODELS = {"resnet50", "bert", "gpt2", "llama", "densenet"}

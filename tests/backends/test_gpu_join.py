@@ -3,7 +3,7 @@ API server in test_kubernetes.py)."""
 
 from __future__ import annotations
 
-from backends.kubernetes.gpu import GpuRequests
+from mlops_tui.backends.kubernetes.gpu import GpuRequests
 
 
 def gpu_pod(node: str, gpus: int, phase: str = "Running") -> dict:

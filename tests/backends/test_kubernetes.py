@@ -11,9 +11,9 @@ import threading
 import pytest
 from kubernetes import client as k8s
 
-from backends.errors import ConfigError, ConnectionFailed, Forbidden, NotFound, ReadOnlyError
-from backends.kubernetes import KubernetesBackend
-from backends.models import BackendSettings, ResourceRef
+from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Forbidden, NotFound, ReadOnlyError
+from mlops_tui.backends.kubernetes import KubernetesBackend
+from mlops_tui.backends.models import BackendSettings, ResourceRef
 from tests.backends.conftest import wait_for
 
 pytestmark = pytest.mark.apiserver
@@ -46,9 +46,9 @@ def names(store) -> set[str]:
 
 def start_informer(backend, alias: str, namespace: str, **options):
     """An informer of its own (options set before it starts), stopped by the caller."""
-    from backends.cache import RowStore
-    from backends.kinds import columns_for, renderer_for
-    from backends.kubernetes.informer import Informer
+    from mlops_tui.backends.cache import RowStore
+    from mlops_tui.backends.kinds import columns_for, renderer_for
+    from mlops_tui.backends.kubernetes.informer import Informer
 
     kind = backend.resolve_kind(alias)
     store = RowStore(kind, namespace, columns_for(kind))
@@ -321,7 +321,7 @@ def test_secrets_show_keys_never_values(make_backend, control_plane, fresh_names
 
 def test_logs_through_the_apiserver(make_backend, control_plane, fresh_namespace):
     """Real API server, real proxying; the kubelet behind it is the stand-in."""
-    from backends.errors import BackendError
+    from mlops_tui.backends.errors import BackendError
     from tests.cluster.fake_kubelet import FakeKubelet
 
     lines = [f"I1122 line {i}" for i in range(30)] + ["x" * 10_000]
@@ -406,7 +406,7 @@ def test_unreachable_server_and_bad_token(control_plane, tmp_path):
     with pytest.raises(ConnectionFailed, match="connection refused"):
         asyncio.run(KubernetesBackend(BackendSettings(kubeconfig=str(dead))).connect())
     bad = control_plane.write_kubeconfig(tmp_path / "bad", "intruder", token="not-a-token")
-    from backends.errors import Unauthorized
+    from mlops_tui.backends.errors import Unauthorized
 
     with pytest.raises(Unauthorized, match="401") as err:
         asyncio.run(KubernetesBackend(BackendSettings(kubeconfig=str(bad))).connect())

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from backends.errors import ConnectionFailed
-from backends.metrics_models import Screen, Window
-from backends.models import MetricsSettings
-from backends.prometheus import PrometheusSource
-from backends.prometheus.queries import BY_NAME, SCREENS
+from mlops_tui.backends.errors import ConnectionFailed
+from mlops_tui.backends.metrics_models import Screen, Window
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.prometheus import PrometheusSource
+from mlops_tui.backends.prometheus.queries import BY_NAME, SCREENS
 from tests.servers.dcgm import TRITON_NAMESPACE, TRITON_POD, UUID_BUSY, UUID_IDLE
 from tests.servers.prometheus import PrometheusServer
 

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from backends.errors import ConnectionFailed, Unauthorized
-from backends.metrics_models import Screen, Window
-from backends.models import MetricsSettings
-from backends.prometheus import PrometheusSource
+from mlops_tui.backends.errors import ConnectionFailed, Unauthorized
+from mlops_tui.backends.metrics_models import Screen, Window
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.prometheus import PrometheusSource
 from tests.servers.prometheus import find_prometheus
 
 PASSWORD = "s3cret-pass-789"

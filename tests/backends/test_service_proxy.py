@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.metrics_models import Screen, Window
-from backends.models import MetricsSettings
-from backends.prometheus import create_source
+from mlops_tui.backends.metrics_models import Screen, Window
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.prometheus import create_source
 from tests.backends.conftest import wait_for
 from tests.servers.netns import TestHost
 from tests.servers.prometheus import find_prometheus
@@ -56,7 +56,7 @@ def prometheus_in_netns(tmp_path: Path):
 
 
 def test_no_prometheus_in_the_cluster_is_a_clear_error(make_backend):
-    from backends.errors import ConfigError
+    from mlops_tui.backends.errors import ConfigError
 
     backend = make_backend()
     with pytest.raises(ConfigError, match="no Prometheus: none found in the cluster"):

@@ -40,7 +40,7 @@ def test_describe_node(snap_compare):
 
 def _wait_for_refresh(kind: str):
     async def run_before(pilot) -> None:
-        from tui.views.dashboard_view import DashboardView
+        from mlops_tui.tui.views.dashboard_view import DashboardView
 
         await pilot.pause()  # the first view is mounted before the command is typed
         await pilot.press("colon", *kind, "enter")

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from backends.demo import DemoBackend
-from backends.models import BackendSettings
-from tui.app import MlopsApp
+from mlops_tui.backends.demo import DemoBackend
+from mlops_tui.backends.models import BackendSettings
+from mlops_tui.tui.app import MlopsApp
 
 NOW = 1_795_305_600.0  # 2026-11-22T00:00:00Z
 
@@ -43,6 +43,6 @@ def snapshot_app(start_view: str = "pods", **settings) -> MlopsApp:
 
 
 async def frozen_metrics(backend: DemoBackend):
-    from backends.demo.metrics import DemoMetricsSource
+    from mlops_tui.backends.demo.metrics import DemoMetricsSource
 
     return DemoMetricsSource(seed=7, now=lambda: NOW, frozen=True, world=lambda: backend.world)

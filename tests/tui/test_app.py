@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from textual.widgets import Log, TextArea
 
-from tui.screens.detail import DetailScreen
-from tui.screens.dialogs import ConfirmScreen, ScaleScreen
-from tui.screens.help import HelpScreen
-from tui.screens.logs import LogScreen
-from tui.views.contexts_view import ContextsView
-from tui.views.resource_view import ResourceView
-from tui.widgets.cluster_header import ClusterHeader
-from tui.widgets.flash import Flash
+from mlops_tui.tui.screens.detail import DetailScreen
+from mlops_tui.tui.screens.dialogs import ConfirmScreen, ScaleScreen
+from mlops_tui.tui.screens.help import HelpScreen
+from mlops_tui.tui.screens.logs import LogScreen
+from mlops_tui.tui.views.contexts_view import ContextsView
+from mlops_tui.tui.views.resource_view import ResourceView
+from mlops_tui.tui.widgets.cluster_header import ClusterHeader
+from mlops_tui.tui.widgets.flash import Flash
 
 SIZE = (150, 45)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.metrics_models import Window
-from tui.screens.detail import DetailScreen
-from tui.views.dashboard_view import DashboardView
-from tui.widgets.cluster_header import ClusterHeader
-from tui.widgets.metric_plot import MetricPlot
+from mlops_tui.backends.metrics_models import Window
+from mlops_tui.tui.screens.detail import DetailScreen
+from mlops_tui.tui.views.dashboard_view import DashboardView
+from mlops_tui.tui.widgets.cluster_header import ClusterHeader
+from mlops_tui.tui.widgets.metric_plot import MetricPlot
 
 SIZE = (170, 50)
 

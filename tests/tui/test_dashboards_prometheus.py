@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from backends.models import MetricsSettings
-from backends.prometheus import PrometheusSource
+from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.prometheus import PrometheusSource
 from tests.tui.conftest import NOW, frozen_backend
-from tui.app import MlopsApp
-from tui.views.dashboard_view import DashboardView
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.views.dashboard_view import DashboardView
 
 
 async def test_prometheus_outage_goes_stale_and_recovers(prometheus_server, dcgm_exporter):

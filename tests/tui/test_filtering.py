@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from backends.models import Row
-from tui.filtering import (
+from mlops_tui.backends.models import Row
+from mlops_tui.tui.filtering import (
     SCANS,
     LabelRequirement,
     compile_filter,

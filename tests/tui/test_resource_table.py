@@ -6,10 +6,10 @@ import random
 
 from textual.app import App, ComposeResult
 
-from backends.models import CacheChanges, Column, Row
-from tui.filtering import compile_filter
-from tui.row_index import RowIndex
-from tui.widgets import ResourceTable
+from mlops_tui.backends.models import CacheChanges, Column, Row
+from mlops_tui.tui.filtering import compile_filter
+from mlops_tui.tui.row_index import RowIndex
+from mlops_tui.tui.widgets import ResourceTable
 
 COLUMNS = (
     Column("NAMESPACE"),

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from backends.metrics_models import GpuAllocation, GpuStat, ModelStat, NodeStat
-from backends.models import Column, Row
+from mlops_tui.backends.metrics_models import GpuAllocation, GpuStat, ModelStat, NodeStat
+from mlops_tui.backends.models import Column, Row
 
 BAR_WIDTH = 10
 

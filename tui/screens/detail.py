@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TextArea
 
-from backends.errors import BackendError
+from mlops_tui.backends.errors import BackendError
 
 
 class DetailScreen(Screen[None]):

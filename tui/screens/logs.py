@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from backends.errors import BackendError
+from mlops_tui.backends.errors import BackendError
 
 
 class LogScreen(Screen[None]):

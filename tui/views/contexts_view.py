@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 
-from backends.models import CacheChanges, Column, ContextInfo, Row
-from tui.widgets.resource_table import ResourceTable
+from mlops_tui.backends.models import CacheChanges, Column, ContextInfo, Row
+from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 COLUMNS = (Column("NAME"), Column("CLUSTER"), Column("AUTHINFO"), Column("NAMESPACE"))
 

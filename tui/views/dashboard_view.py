@@ -21,11 +21,11 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from backends.errors import BackendError
-from backends.metrics_models import MetricsSnapshot, Screen, Window
-from backends.models import CacheChanges
-from backends.protocols import ClusterBackend, MetricsSource
-from tui.panels.render import (
+from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
+from mlops_tui.backends.models import CacheChanges
+from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
+from mlops_tui.tui.panels.render import (
     GPU_COLUMNS,
     MODEL_COLUMNS,
     allocation_from_rows,
@@ -34,8 +34,8 @@ from tui.panels.render import (
     model_rows,
     node_summary,
 )
-from tui.widgets.metric_plot import MetricPlot
-from tui.widgets.resource_table import ResourceTable
+from mlops_tui.tui.widgets.metric_plot import MetricPlot
+from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 log = logging.getLogger(__name__)
 SourceGetter = Callable[[], Awaitable[MetricsSource]]

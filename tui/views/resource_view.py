@@ -16,8 +16,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 
-from backends.models import MUTATING_VERBS, KindInfo, ResourceRef, Row, Verb
-from backends.protocols import (
+from mlops_tui.backends.models import MUTATING_VERBS, KindInfo, ResourceRef, Row, Verb
+from mlops_tui.backends.protocols import (
     ClusterBackend,
     Deleter,
     Describer,
@@ -27,7 +27,7 @@ from backends.protocols import (
     RowCache,
     Scaler,
 )
-from tui.widgets.resource_table import ResourceTable
+from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 # action name -> (verb it needs, capability protocol the backend must implement)
 ACTION_NEEDS: dict[str, tuple[Verb, type]] = {

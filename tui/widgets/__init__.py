@@ -1,5 +1,5 @@
 """Reusable widgets of the TUI."""
 
-from tui.widgets.resource_table import ResourceTable
+from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 __all__ = ["ResourceTable"]

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from backends.models import ClusterInfo
+from mlops_tui.backends.models import ClusterInfo
 
 
 class ClusterHeader(Widget):

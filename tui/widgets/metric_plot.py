@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
 
-from backends.metrics_models import Series
+from mlops_tui.backends.metrics_models import Series
 
 MAX_LINES = 8  # beyond this a legend is unreadable: the busiest lines are kept
 

@@ -30,8 +30,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from backends.models import CacheChanges, Column, Row, format_age
-from tui.row_index import RowIndex
+from mlops_tui.backends.models import CacheChanges, Column, Row, format_age
+from mlops_tui.tui.row_index import RowIndex
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
