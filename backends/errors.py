@@ -46,6 +46,10 @@ class Conflict(BackendError):
     """409 and friends: the object changed under us."""
 
 
+class Invalid(BackendError):
+    """400 / 422: the server rejected what was sent (a manifest, a patch, a selector)."""
+
+
 class ReadOnlyError(BackendError):
     """A mutating call was made while the session is read-only."""
 

@@ -13,7 +13,7 @@ the API server to draw a table.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
 from mlops_tui.backends.models import (
@@ -96,6 +96,44 @@ class ClusterBackend(Protocol):
 
     async def close(self) -> None:
         """Stop every watch and release connections."""
+        ...
+
+
+@runtime_checkable
+class ObjectReader(Protocol):
+    """Whole objects, fetched on demand (script steps, waits); tables read caches instead."""
+
+    async def get_object(self, ref: ResourceRef) -> dict[str, Any]:
+        """One object as the API serves it (``kind`` and ``apiVersion`` set).
+
+        Raises:
+            NotFound: it does not exist.
+        """
+        ...
+
+    async def list_objects(self, kind: KindInfo, namespace: str, *, label_selector: str = "",
+                           field_selector: str = "") -> list[dict[str, Any]]:
+        """Every object of ``kind`` in ``namespace`` ("" = all) matching the selectors."""
+        ...
+
+
+@runtime_checkable
+class Applier(Protocol):
+    """Create or update objects from manifests: server-side apply with a field manager."""
+
+    def kind_of(self, api_version: str, kind: str) -> KindInfo | None:
+        """The served kind for a manifest's ``apiVersion`` and ``kind``; None if unknown."""
+        ...
+
+    async def apply(self, manifest: dict[str, Any], *, namespace: str, field_manager: str,
+                    dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+        """Server-side apply one object (``dry_run``: the server validates and answers with
+        the result, changing nothing). Returns the object the server answered with.
+
+        Raises:
+            Invalid: the server rejected the manifest (schema, admission).
+            Conflict: another field manager owns a field (``force`` takes it over).
+        """
         ...
 
 

@@ -200,6 +200,26 @@ class KubernetesBackend:
         except BackendError:  # events are a nicety: a describe without them still helps
             return []
 
+    # -- ObjectReader ---------------------------------------------------------------------
+    async def get_object(self, ref: ResourceRef) -> dict[str, Any]:
+        return await self._call(self._get, ref)
+
+    async def list_objects(self, kind: KindInfo, namespace: str, *, label_selector: str = "",
+                           field_selector: str = "") -> list[dict[str, Any]]:
+        query: list[tuple[str, Any]] = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        body = await self._call(self.conn.transport.get,
+                                collection_path(kind, namespace if kind.namespaced else ""),
+                                query)
+        items = (body.get("items") if isinstance(body, dict) else None) or []
+        for obj in items:  # list items carry neither; kubectl fills them in the same way
+            obj.setdefault("kind", kind.kind)
+            obj.setdefault("apiVersion", kind.api_version)
+        return items
+
     # -- Describer ------------------------------------------------------------------------
     async def describe(self, ref: ResourceRef) -> str:
         def run() -> str:

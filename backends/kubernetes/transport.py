@@ -21,6 +21,7 @@ from mlops_tui.backends.errors import (
     Conflict,
     ConnectionFailed,
     Forbidden,
+    Invalid,
     NotFound,
     Unauthorized,
 )
@@ -56,6 +57,8 @@ def http_error(status: int, body: bytes, what: str, server: str) -> BackendError
         return Conflict(message or f"conflict on {what}")
     if status == 410:
         return Gone(message or "resource version too old")
+    if status in (400, 422):
+        return Invalid(f"{what} rejected: {message}" if message else f"{what} rejected")
     return BackendError(f"{what} failed: {status} {message}".strip())
 
 

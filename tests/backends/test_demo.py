@@ -15,7 +15,13 @@ import time
 import pytest
 
 from mlops_tui.backends.demo import DemoBackend, create_backend
-from mlops_tui.backends.errors import BackendError, ConfigError, NotFound, ReadOnlyError, UnsupportedError
+from mlops_tui.backends.errors import (
+    BackendError,
+    ConfigError,
+    NotFound,
+    ReadOnlyError,
+    UnsupportedError,
+)
 from mlops_tui.backends.models import BackendSettings, ResourceRef, Row
 from mlops_tui.backends.protocols import (
     ClusterBackend,

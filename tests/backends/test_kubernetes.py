@@ -11,7 +11,13 @@ import threading
 import pytest
 from kubernetes import client as k8s
 
-from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Forbidden, NotFound, ReadOnlyError
+from mlops_tui.backends.errors import (
+    ConfigError,
+    ConnectionFailed,
+    Forbidden,
+    NotFound,
+    ReadOnlyError,
+)
 from mlops_tui.backends.kubernetes import KubernetesBackend
 from mlops_tui.backends.models import BackendSettings, ResourceRef
 from tests.backends.conftest import wait_for

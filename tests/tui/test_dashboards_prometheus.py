@@ -6,9 +6,9 @@ import time
 
 from mlops_tui.backends.models import MetricsSettings
 from mlops_tui.backends.prometheus import PrometheusSource
-from tests.tui.conftest import NOW, frozen_backend
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.views.dashboard_view import DashboardView
+from tests.tui.conftest import NOW, frozen_backend
 
 
 async def test_prometheus_outage_goes_stale_and_recovers(prometheus_server, dcgm_exporter):
