@@ -1,20 +1,44 @@
-"""The one table of built-in kinds: names, aliases, verbs, columns and renderer.
+"""The one table of built-in kinds: names, aliases, verbs, columns, renderer and behaviour.
 
-Adding a kind means adding a row here; nothing else branches on kind names. Kinds found by
-discovery that are not in this table (custom resources) get the generic renderer.
+Adding a kind means adding a row here; nothing else branches on kind names: what Enter does
+on a row, which live panel sits under its describe, whether its rows join the GPU requests of
+pods, how a rollout of it is judged. Kinds found by discovery that are not in this table
+(custom resources) get the generic renderer and the default behaviour.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
+from typing import Any
 
 from mlops_tui.backends.models import Column, KindInfo, Row, Verb
 from mlops_tui.backends.render import core, pods, workloads
 from mlops_tui.backends.render._common import Obj
 
 Renderer = Callable[[Obj, float], Row]
+# A renderer that also takes the GPUs that pods scheduled on the object request (nodes)
+GpuJoinRenderer = Callable[[Obj, float, Any], Row]
+
+
+class Drill(StrEnum):
+    """What Enter does on a row of a kind (k9s's registrar keeps the same per kind)."""
+
+    DESCRIBE = "describe"
+    LOGS = "logs"
+    PODS_IN_NAMESPACE = "pods-in-namespace"  # the row is a namespace
+    PODS_ON_NODE = "pods-on-node"  # the row is a node
+    PODS_BY_SELECTOR = "pods-by-selector"  # the row is a workload with a pod selector
+
+
+@dataclass(frozen=True, slots=True)
+class DetailPanel:
+    """Live metrics shown under an object's describe."""
+
+    screen: str  # a metrics Screen value: "gpu", "models"
+    scope: str  # "node": the object's name is a node; "pods": its pods' name prefix
 
 _READ = frozenset({Verb.DESCRIBE, Verb.YAML})
 _RW = _READ | {Verb.DELETE}
@@ -35,6 +59,9 @@ class KindSpec:
     verbs: frozenset[Verb]
     columns: tuple[Column, ...]
     render: Renderer
+    drill: Drill = Drill.DESCRIBE
+    panel: DetailPanel | None = None
+    gpu_join: GpuJoinRenderer | None = None
 
     def info(self, version: str | None = None) -> KindInfo:
         return KindInfo(
@@ -44,20 +71,26 @@ class KindSpec:
         )
 
 
+_MODELS_OF_PODS = DetailPanel("models", "pods")
+
 BUILTIN_KINDS: tuple[KindSpec, ...] = (
     KindSpec("pods", "Pod", "", ("v1",), True, ("po",), _RW | {Verb.LOGS},
-             pods.COLUMNS, pods.render),
+             pods.COLUMNS, pods.render, drill=Drill.LOGS),
     KindSpec("deployments", "Deployment", "apps", ("v1",), True, ("deploy", "dp"), _WORKLOAD,
-             workloads.DEPLOYMENT_COLUMNS, workloads.render_deployment),
+             workloads.DEPLOYMENT_COLUMNS, workloads.render_deployment,
+             drill=Drill.PODS_BY_SELECTOR, panel=_MODELS_OF_PODS),
     KindSpec("statefulsets", "StatefulSet", "apps", ("v1",), True, ("sts",), _WORKLOAD,
-             workloads.STATEFULSET_COLUMNS, workloads.render_statefulset),
+             workloads.STATEFULSET_COLUMNS, workloads.render_statefulset,
+             drill=Drill.PODS_BY_SELECTOR, panel=_MODELS_OF_PODS),
     KindSpec("daemonsets", "DaemonSet", "apps", ("v1",), True, ("ds",),
              _RW | {Verb.RESTART, Verb.LOGS},
-             workloads.DAEMONSET_COLUMNS, workloads.render_daemonset),
+             workloads.DAEMONSET_COLUMNS, workloads.render_daemonset,
+             drill=Drill.PODS_BY_SELECTOR),
     KindSpec("replicasets", "ReplicaSet", "apps", ("v1",), True, ("rs",), _RW | {Verb.SCALE},
-             workloads.REPLICASET_COLUMNS, workloads.render_replicaset),
+             workloads.REPLICASET_COLUMNS, workloads.render_replicaset,
+             drill=Drill.PODS_BY_SELECTOR),
     KindSpec("jobs", "Job", "batch", ("v1",), True, ("job",), _RW | {Verb.LOGS},
-             workloads.JOB_COLUMNS, workloads.render_job),
+             workloads.JOB_COLUMNS, workloads.render_job, drill=Drill.PODS_BY_SELECTOR),
     KindSpec("cronjobs", "CronJob", "batch", ("v1", "v1beta1"), True, ("cj",), _RW,
              workloads.CRONJOB_COLUMNS, workloads.render_cronjob),
     KindSpec("services", "Service", "", ("v1",), True, ("svc",), _RW,
@@ -71,9 +104,10 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
     KindSpec("secrets", "Secret", "", ("v1",), True, ("sec",), _RW,
              core.SECRET_COLUMNS, core.render_secret),
     KindSpec("nodes", "Node", "", ("v1",), False, ("no",), _READ | {Verb.CORDON, Verb.DRAIN},
-             core.NODE_COLUMNS, core.render_node),
+             core.NODE_COLUMNS, core.render_node, drill=Drill.PODS_ON_NODE,
+             panel=DetailPanel("gpu", "node"), gpu_join=core.render_node),
     KindSpec("namespaces", "Namespace", "", ("v1",), False, ("ns",), _RW,
-             core.NAMESPACE_COLUMNS, core.render_namespace),
+             core.NAMESPACE_COLUMNS, core.render_namespace, drill=Drill.PODS_IN_NAMESPACE),
 )
 
 BY_NAME: dict[tuple[str, str], KindSpec] = {(k.group, k.name): k for k in BUILTIN_KINDS}
@@ -86,6 +120,22 @@ EXTRA_SHORT_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
 
 def spec_for(kind: KindInfo) -> KindSpec | None:
     return BY_NAME.get((kind.group, kind.name))
+
+
+def drill_for(kind: KindInfo) -> Drill:
+    spec = spec_for(kind)
+    return spec.drill if spec else Drill.DESCRIBE
+
+
+def panel_for(kind: KindInfo) -> DetailPanel | None:
+    spec = spec_for(kind)
+    return spec.panel if spec else None
+
+
+def gpu_join_for(kind: KindInfo) -> GpuJoinRenderer | None:
+    """The renderer that joins GPU requests of pods into this kind's rows, if it has one."""
+    spec = spec_for(kind)
+    return spec.gpu_join if spec else None
 
 
 def columns_for(kind: KindInfo) -> tuple[Column, ...]:

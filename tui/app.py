@@ -18,19 +18,16 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Input
 
+from mlops_tui.backends.actions import ACTIONS, ActionContext, ActionEvent, EventKind, execute
 from mlops_tui.backends.errors import BackendError, ConfigError
+from mlops_tui.backends.kinds import Drill, drill_for, panel_for
 from mlops_tui.backends.metrics_models import Screen
 from mlops_tui.backends.models import ResourceRef, Row
 from mlops_tui.backends.protocols import (
     ClusterBackend,
     ContextSwitcher,
-    Deleter,
-    Describer,
     LogSource,
     MetricsSource,
-    NodeOperator,
-    Restarter,
-    Scaler,
 )
 from mlops_tui.tui import package_version
 from mlops_tui.tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
@@ -275,18 +272,18 @@ class MlopsApp(App[int]):
         if not isinstance(view, ResourceView):
             return
         kind, row = view.kind, event.row
-        if kind.name == "namespaces" and not kind.group:
+        ref = ResourceRef(kind, row.name, row.namespace)
+        drill = drill_for(kind)
+        if drill is Drill.PODS_IN_NAMESPACE:
             self.open_view("pods", row.name)
-        elif kind.name == "nodes" and not kind.group:
+        elif drill is Drill.PODS_ON_NODE:
             self.open_view("pods", "", filter_text=row.name)
-        elif kind.name == "pods" and not kind.group:
-            if view.supports("logs"):
-                self.run_action_on("logs", ResourceRef(kind, row.name, row.namespace), row)
-        elif kind.name in ("deployments", "statefulsets", "daemonsets", "replicasets",
-                           "jobs") and row.selector:
-            self.open_view("pods", row.namespace, filter_text=_selector_for(row))
-        else:
-            self.run_action_on("describe", ResourceRef(kind, row.name, row.namespace), row)
+        elif drill is Drill.PODS_BY_SELECTOR and row.selector:
+            self.open_view("pods", row.namespace, filter_text=f"-l {row.selector}")
+        elif drill is Drill.LOGS and view.supports("logs"):
+            self.run_action_on("logs", ref, row)
+        elif view.supports("describe"):
+            self.run_action_on("describe", ref, row)
 
     @on(ContextsView.Chosen)
     def _context_chosen(self, event: ContextsView.Chosen) -> None:
@@ -294,109 +291,119 @@ class MlopsApp(App[int]):
 
     @work(exclusive=True, group="context", exit_on_error=False)
     async def switch_context(self, name: str) -> None:
-        assert isinstance(self.backend, ContextSwitcher)
-        self.flash.show(f"switching to context {name}…")
-        try:
-            info = await self.backend.use_context(name)
-        except BackendError as exc:
-            self.flash.show(str(exc), "error")
+        last = await self._stream("use_context", {"name": name}, self._flash_event)
+        if last.kind is not EventKind.OK:
             return
+        info = self.backend.info()
         self.query_one(ClusterHeader).info = info
         self.query_one(CommandBar).set_completions(self._completions())
         self.history.clear()
         self.place = None
         self.open_view("pods", info.namespace)
-        self.flash.show(f"switched to context {name}")
+        self.flash.show(last.message)
 
-    # -- actions on one object ------------------------------------------------------------
+    # -- actions on one object: every one goes through the action layer --------------------
+    def action_context(self) -> ActionContext:
+        """What actions started from the UI run against: this backend, this namespace."""
+        return ActionContext(self.backend, namespace=self.backend.info().namespace,
+                             metrics=self.get_metrics)
+
+    async def _stream(self, action: str, arguments: dict[str, object],
+                      on_event: Callable[[ActionEvent], None]) -> ActionEvent:
+        """Run ``action``; every event goes to ``on_event``; returns the terminal one."""
+        spec = ACTIONS[action]
+        last = ActionEvent(EventKind.FAILED, f"{action} did not finish")
+        try:
+            request = spec.request.model_validate(arguments)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            last = ActionEvent(EventKind.FAILED, _validation_message(exc))
+            on_event(last)
+            return last
+        async for event in execute(spec, self.action_context(), request):
+            on_event(event)
+            last = event
+        return last
+
+    def _flash_event(self, event: ActionEvent) -> None:
+        if event.kind is EventKind.FAILED:
+            self.flash.show(event.message, "error")
+        elif event.kind is EventKind.WARNING:
+            self.flash.show(event.message, "warn")
+        elif event.kind in (EventKind.PROGRESS, EventKind.OUTPUT, EventKind.OK) and (
+                event.message):
+            self.flash.show(event.message, seconds=10)
+
     @on(ResourceView.ActionRequested)
     def _action_requested(self, event: ResourceView.ActionRequested) -> None:
         self.run_action_on(event.action, event.ref, event.row)
 
     def run_action_on(self, action: str, ref: ResourceRef, row: Row) -> None:
-        backend = self.backend
-        if action in ("describe", "yaml") and isinstance(backend, Describer):
-            load = backend.describe if action == "describe" else backend.yaml
+        target = _target(ref)
+        if action in ("describe", "yaml"):
             panel = self._detail_panel(ref) if action == "describe" else None
-            self.push_screen(DetailScreen(f"{action} {ref}", lambda: load(ref), panel))
-        elif action in ("logs", "previous_logs") and isinstance(backend, LogSource):
+            self.push_screen(DetailScreen(f"{action} {ref}",
+                                          lambda: self._text_of(action, target), panel))
+        elif action in ("logs", "previous_logs"):
             self.open_logs(ref, previous=action == "previous_logs")
-        elif action == "scale" and isinstance(backend, Scaler):
+        elif action == "scale":
             self.scale(ref)
-        elif action in ("delete", "kill") and isinstance(backend, Deleter):
-            self.delete(ref, force=action == "kill")
-        elif action == "restart" and isinstance(backend, Restarter):
-            self.confirm_then(f"Restart {ref}?", backend.restart(ref),
-                              f"restarted {ref}")
-        elif action in ("cordon", "uncordon") and isinstance(backend, NodeOperator):
-            self.confirm_then(None, backend.cordon(ref, action == "cordon"),
-                              f"{action}ed node {ref.name}")
-        elif action == "drain" and isinstance(backend, NodeOperator):
-            self.drain(ref)
+        elif action in ("delete", "kill"):
+            verb = "Kill (force delete, no grace period)" if action == "kill" else "Delete"
+            self.confirm_then(f"{verb} {ref}?", "delete",
+                              {**target, "force": action == "kill"})
+        elif action == "restart":
+            self.confirm_then(f"Restart {ref}?", "restart", target)
+        elif action in ("cordon", "uncordon"):
+            self.confirm_then(None, action, target)
+        elif action == "drain":
+            self.confirm_then(f"Drain node {ref.name}? Its pods (but DaemonSet pods) are "
+                              "evicted.", "drain", target)
         else:
             self.flash.show(f"{action} is not available here", "warn")
 
-    def _detail_panel(self, ref: ResourceRef) -> DashboardView | None:
-        """GPU panels under a node's describe, model panels under a workload's."""
-        if self.metrics is None and self.metrics_factory is None:
-            return None
-        kind = ref.kind
-        if kind.name == "nodes" and not kind.group:
-            return self.dashboard("gpu", node=ref.name, compact=True)
-        if kind.name in ("deployments", "statefulsets") and kind.group == "apps":
-            return self.dashboard("models", pods=f"{ref.name}-", compact=True)
-        return None
+    async def _text_of(self, action: str, target: dict[str, object]) -> str:
+        """The text a describe or yaml action returns (its error raised for the screen)."""
+        last = await self._stream(action, target, lambda event: None)
+        if last.kind is not EventKind.OK:
+            raise BackendError(last.message)
+        return str(last.data)
 
-    async def _report(self, call: Awaitable[object], done: str) -> None:
-        """Await a backend call; its error, or ``done``, goes to the flash line."""
-        try:
-            await call
-        except BackendError as exc:
-            self.flash.show(str(exc), "error")
-        else:
-            self.flash.show(done)
+    def _detail_panel(self, ref: ResourceRef) -> DashboardView | None:
+        """Live panels under a describe, as the kind table says (a node's GPUs, a
+        workload's models)."""
+        panel = panel_for(ref.kind)
+        if panel is None or (self.metrics is None and self.metrics_factory is None):
+            return None
+        scope = {"node": ref.name} if panel.scope == "node" else {"pods": f"{ref.name}-"}
+        return self.dashboard(panel.screen, compact=True, **scope)
 
     @work(group="action", exit_on_error=False)
-    async def confirm_then(self, question: str | None, call, done: str) -> None:
+    async def confirm_then(self, question: str | None, action: str,
+                           arguments: dict[str, object]) -> None:
         if question is not None and not await self.push_screen_wait(ConfirmScreen(question)):
-            call.close()
             return
-        await self._report(call, done)
-
-    def delete(self, ref: ResourceRef, force: bool) -> None:
-        assert isinstance(self.backend, Deleter)
-        verb = "Kill (force delete, no grace period)" if force else "Delete"
-        self.confirm_then(f"{verb} {ref}?", self.backend.delete(ref, force=force),
-                          f"deleted {ref}")
+        await self._stream(action, arguments, self._flash_event)
 
     @work(group="action", exit_on_error=False)
     async def scale(self, ref: ResourceRef) -> None:
-        assert isinstance(self.backend, Scaler)
-        try:
-            current = await self.backend.replicas(ref)
-        except BackendError as exc:
-            self.flash.show(str(exc), "error")
+        last = await self._stream("get", {**_target(ref), "output": "objects"},
+                                  lambda event: None)
+        if last.kind is not EventKind.OK:
+            self.flash.show(last.message, "error")
             return
+        items = (last.data or {}).get("items") or [{}]
+        current = int(((items[0].get("spec") or {}).get("replicas")) or 0)
         replicas = await self.push_screen_wait(ScaleScreen(str(ref), current))
         if replicas is not None:
-            await self._report(self.backend.scale(ref, replicas), f"scaled {ref} to {replicas}")
-
-    @work(group="action", exit_on_error=False)
-    async def drain(self, ref: ResourceRef) -> None:
-        assert isinstance(self.backend, NodeOperator)
-        if not await self.push_screen_wait(ConfirmScreen(
-                f"Drain node {ref.name}? Its pods (but DaemonSet pods) are evicted.")):
-            return
-        try:
-            async for line in self.backend.drain(ref):
-                self.flash.show(line, seconds=10)
-        except BackendError as exc:
-            self.flash.show(str(exc), "error")
+            await self._stream("scale", {**_target(ref), "replicas": replicas},
+                               self._flash_event)
 
     @work(group="action", exit_on_error=False)
     async def open_logs(self, ref: ResourceRef, previous: bool) -> None:
         backend = self.backend
-        assert isinstance(backend, LogSource)
+        if not isinstance(backend, LogSource):
+            self.flash.show("this backend has no logs", "warn")
+            return
         try:
             containers = await backend.containers(ref)
         except BackendError as exc:
@@ -408,10 +415,17 @@ class MlopsApp(App[int]):
                 ChoiceScreen(f"Container of {ref}:", containers))
             if container is None:
                 return
+        arguments = {**_target(ref), "container": container, "follow": not previous,
+                     "previous": previous}
 
-        def stream() -> AsyncIterator[str]:
-            return backend.logs(ref, container=container, follow=not previous,
-                                previous=previous)
+        async def stream() -> AsyncIterator[str]:
+            spec = ACTIONS["logs"]
+            async for event in execute(spec, self.action_context(),
+                                       spec.request.model_validate(arguments)):
+                if event.kind is EventKind.OUTPUT:
+                    yield event.message
+                elif event.kind is EventKind.FAILED:
+                    raise BackendError(event.message)
 
         title = f"logs {ref}" + (f" [{container}]" if container else "") + (
             " (previous)" if previous else "")
@@ -423,8 +437,19 @@ class ResourceViewSlot(Container):
     """Holds the one main view."""
 
 
-def _selector_for(row: Row) -> str:
-    return f"-l {row.selector}"
+def _target(ref: ResourceRef) -> dict[str, object]:
+    """An action request's object fields for ``ref``."""
+    return {"kind": ref.kind.display, "name": ref.name,
+            "namespace": ref.namespace or None}
+
+
+def _validation_message(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}".lstrip(": ")
+            for e in errors())
+    return str(exc)
 
 
 __all__ = ["MlopsApp"]

@@ -8,6 +8,7 @@ exactly as a watch event would.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from mlops_tui.backends.demo.world import World
 from mlops_tui.backends.errors import (
     BackendError,
     ConfigError,
+    Invalid,
     NotFound,
     ReadOnlyError,
     UnsupportedError,
@@ -31,9 +33,11 @@ from mlops_tui.backends.kinds import (
     KindIndex,
     columns_for,
     custom_kind,
+    gpu_join_for,
     renderer_for,
     spec_for,
 )
+from mlops_tui.backends.labels import parse_selector
 from mlops_tui.backends.models import (
     BackendSettings,
     ClusterInfo,
@@ -43,7 +47,6 @@ from mlops_tui.backends.models import (
     Row,
     Verb,
 )
-from mlops_tui.backends.render import core
 from mlops_tui.backends.render._common import Obj
 from mlops_tui.backends.render.describe import to_yaml
 
@@ -163,9 +166,10 @@ class DemoBackend:
         return spec_for(kind) is not None or kind.name in self.world.kinds()
 
     def _render(self, kind: KindInfo, obj: Obj) -> Row:
-        if kind.name == "nodes" and not kind.group:
-            used = kubelet.gpu_requested(self.world, obj["metadata"]["name"])
-            return core.render_node(obj, self.now(), gpu_requested=used)
+        joined = gpu_join_for(kind)
+        if joined is not None:
+            return joined(obj, self.now(), kubelet.gpu_requested(self.world,
+                                                                 obj["metadata"]["name"]))
         return renderer_for(kind)(obj, self.now())
 
     def _fill(self, store: RowStore) -> None:
@@ -196,8 +200,8 @@ class DemoBackend:
                 self._put(store, obj)
         node = obj["spec"].get("nodeName") if kind == "pods" else None
         if node and (node_obj := world.get("nodes", "", node)) is not None:
-            for (group, name, _), store in list(self._stores.items()):
-                if name == "nodes" and not group:
+            for store in list(self._stores.values()):
+                if gpu_join_for(store.kind) is not None:  # node rows show pods' GPU requests
                     self._put(store, node_obj)
 
     # -- lookups --------------------------------------------------------------------------
@@ -230,6 +234,24 @@ class DemoBackend:
         if not pods:
             raise NotFound(f"{ref} has no pods")
         return pods[0]
+
+    # -- ObjectReader ---------------------------------------------------------------------
+    async def get_object(self, ref: ResourceRef) -> Obj:
+        with self.world.lock:
+            return copy.deepcopy(self._find(ref))
+
+    async def list_objects(self, kind: KindInfo, namespace: str, *, label_selector: str = "",
+                           field_selector: str = "") -> list[Obj]:
+        requirements, problem = parse_selector(label_selector) if label_selector else ((), "")
+        if problem:
+            raise Invalid(f"invalid label selector: {problem}")
+        fields = _field_terms(field_selector)
+        with self.world.lock:
+            objs = self.world.list(kind.name, namespace if kind.namespaced else "") if (
+                self._served(kind)) else []
+            return [copy.deepcopy(o) for o in objs
+                    if all(r.matches(o["metadata"].get("labels") or {}) for r in requirements)
+                    and all(_field(o, path) == value for path, value in fields)]
 
     # -- Describer ------------------------------------------------------------------------
     async def describe(self, ref: ResourceRef) -> str:
@@ -391,3 +413,21 @@ def create_backend(settings: BackendSettings, **options: object) -> DemoBackend:
     """The entry point ``mlops_tui.backends: demo``; ``options`` go to :class:`DemoBackend`
     (``seed``, ``now``, ``frozen``, ``tick_interval``, ``log_interval``)."""
     return DemoBackend(settings, **options)  # type: ignore[arg-type]
+
+
+def _field_terms(selector: str) -> list[tuple[str, str]]:
+    """``a.b=x,c=y`` as (path, value) pairs: the equality field selectors the API serves."""
+    terms = []
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        path, sep, value = term.partition("=")
+        if not sep or value.startswith("=") or path.endswith("!"):
+            raise Invalid(f"the demo serves field selectors of the form path=value, not {term!r}")
+        terms.append((path.strip(), value.strip()))
+    return terms
+
+
+def _field(obj: Obj, path: str) -> str:
+    value: object = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)

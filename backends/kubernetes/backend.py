@@ -18,7 +18,13 @@ from mlops_tui.backends.errors import (
     ReadOnlyError,
     UnsupportedError,
 )
-from mlops_tui.backends.kinds import KindIndex, columns_for, renderer_for
+from mlops_tui.backends.kinds import (
+    GpuJoinRenderer,
+    KindIndex,
+    columns_for,
+    gpu_join_for,
+    renderer_for,
+)
 from mlops_tui.backends.kubernetes import config as kubeconfig
 from mlops_tui.backends.kubernetes.discovery import discover
 from mlops_tui.backends.kubernetes.gpu import GpuRequests
@@ -35,7 +41,6 @@ from mlops_tui.backends.models import (
     Verb,
 )
 from mlops_tui.backends.render import describe as describe_text
-from mlops_tui.backends.render.core import render_node
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,8 +133,9 @@ class KubernetesBackend:
     def _start_informer(self, conn: _Connection, kind: KindInfo, namespace: str,
                         **hooks: Any) -> Informer:
         render = renderer_for(kind)
-        if kind.group == "" and kind.name == "nodes":
-            render = self._node_renderer(conn)
+        joined = gpu_join_for(kind)
+        if joined is not None:
+            render = self._gpu_join_renderer(conn, kind, joined)
             hooks.setdefault("on_object", lambda uid, obj: conn.nodes.__setitem__(
                 obj["metadata"]["name"], obj))
         store = RowStore(kind, namespace, columns_for(kind))
@@ -138,16 +144,16 @@ class KubernetesBackend:
         informer.start()
         return informer
 
-    def _node_renderer(self, conn: _Connection) -> Callable[[dict[str, Any], float], Any]:
+    def _gpu_join_renderer(self, conn: _Connection, kind: KindInfo, joined: GpuJoinRenderer
+                           ) -> Callable[[dict[str, Any], float], Any]:
         """Node rows join the GPUs that pods on them request, from an all-namespaces pod
         watch started alongside (the join re-renders a node when its pods change)."""
         if conn.gpu is None:
             def node_changed(node: str) -> None:
-                informer = conn.informers.get(("", "nodes", ""))
+                informer = conn.informers.get((kind.group, kind.name, ""))
                 obj = conn.nodes.get(node)
                 if informer is not None and obj is not None:
-                    informer.store.upsert(render_node(obj, time.time(),
-                                                      conn.gpu.requested(node)))
+                    informer.store.upsert(joined(obj, time.time(), conn.gpu.requested(node)))
 
             conn.gpu = GpuRequests(node_changed)
             pods = conn.index.resolve("pods")
@@ -160,7 +166,7 @@ class KubernetesBackend:
                 conn.informers[("", "pods", "@gpu")] = gpu_informer
                 gpu_informer.start()
         gpu = conn.gpu
-        return lambda obj, now: render_node(obj, now, gpu.requested(obj["metadata"]["name"]))
+        return lambda obj, now: joined(obj, now, gpu.requested(obj["metadata"]["name"]))
 
     def request_stats(self) -> dict[str, int]:
         """List and watch requests made so far, over every informer (for benchmarks)."""
