@@ -15,8 +15,9 @@ from functools import partial
 from typing import Any
 
 from mlops_tui.backends.models import Column, KindInfo, Row, Verb
-from mlops_tui.backends.render import core, pods, workloads
+from mlops_tui.backends.render import core, pods, rollout, workloads
 from mlops_tui.backends.render._common import Obj
+from mlops_tui.backends.render.rollout import RolloutRule
 
 Renderer = Callable[[Obj, float], Row]
 # A renderer that also takes the GPUs that pods scheduled on the object request (nodes)
@@ -59,6 +60,8 @@ class KindSpec:
     verbs: frozenset[Verb]
     columns: tuple[Column, ...]
     render: Renderer
+    # when a rollout of this kind is complete (``wait for: rollout``); None: it has none
+    rollout: RolloutRule | None = None
     drill: Drill = Drill.DESCRIBE
     panel: DetailPanel | None = None
     gpu_join: GpuJoinRenderer | None = None
@@ -78,14 +81,14 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
              pods.COLUMNS, pods.render, drill=Drill.LOGS),
     KindSpec("deployments", "Deployment", "apps", ("v1",), True, ("deploy", "dp"), _WORKLOAD,
              workloads.DEPLOYMENT_COLUMNS, workloads.render_deployment,
-             drill=Drill.PODS_BY_SELECTOR, panel=_MODELS_OF_PODS),
+             drill=Drill.PODS_BY_SELECTOR, panel=_MODELS_OF_PODS, rollout=rollout.deployment),
     KindSpec("statefulsets", "StatefulSet", "apps", ("v1",), True, ("sts",), _WORKLOAD,
              workloads.STATEFULSET_COLUMNS, workloads.render_statefulset,
-             drill=Drill.PODS_BY_SELECTOR, panel=_MODELS_OF_PODS),
+             drill=Drill.PODS_BY_SELECTOR, panel=_MODELS_OF_PODS, rollout=rollout.statefulset),
     KindSpec("daemonsets", "DaemonSet", "apps", ("v1",), True, ("ds",),
              _RW | {Verb.RESTART, Verb.LOGS},
              workloads.DAEMONSET_COLUMNS, workloads.render_daemonset,
-             drill=Drill.PODS_BY_SELECTOR),
+             drill=Drill.PODS_BY_SELECTOR, rollout=rollout.daemonset),
     KindSpec("replicasets", "ReplicaSet", "apps", ("v1",), True, ("rs",), _RW | {Verb.SCALE},
              workloads.REPLICASET_COLUMNS, workloads.render_replicaset,
              drill=Drill.PODS_BY_SELECTOR),
@@ -182,3 +185,9 @@ class KindIndex:
 
     def aliases(self) -> list[str]:
         return sorted(self._alias)
+
+
+def rollout_for(kind: KindInfo) -> RolloutRule | None:
+    """The rule that says when a rollout of this kind is complete; None: it has none."""
+    spec = spec_for(kind)
+    return spec.rollout if spec else None
