@@ -11,6 +11,7 @@ import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -18,10 +19,9 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Input
 
-from mlops_tui.backends.actions import ACTIONS, ActionContext, ActionEvent, EventKind, execute
+from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.backends.errors import BackendError, ConfigError
 from mlops_tui.backends.kinds import Drill, drill_for, panel_for
-from mlops_tui.backends.metrics_models import Screen
 from mlops_tui.backends.models import ResourceRef, Row
 from mlops_tui.backends.protocols import (
     ClusterBackend,
@@ -31,17 +31,19 @@ from mlops_tui.backends.protocols import (
 )
 from mlops_tui.tui import package_version
 from mlops_tui.tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
-from mlops_tui.tui.screens.detail import DetailScreen
-from mlops_tui.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, ScaleScreen
-from mlops_tui.tui.screens.help import HelpScreen
-from mlops_tui.tui.screens.logs import LogScreen
 from mlops_tui.tui.views.contexts_view import ContextsView
-from mlops_tui.tui.views.dashboard_view import DashboardView
 from mlops_tui.tui.views.resource_view import ResourceView
 from mlops_tui.tui.widgets.cluster_header import ClusterHeader
 from mlops_tui.tui.widgets.command_bar import CommandBar
 from mlops_tui.tui.widgets.flash import Flash
 from mlops_tui.tui.widgets.resource_table import ResourceTable
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.actions import ActionContext
+    from mlops_tui.tui.views.dashboard_view import DashboardView
+
+# Screens, dialogs, the panels and the action table are imported where first used: the
+# first frame needs none of them, and start-up time is what a user feels on every launch.
 
 APP_HINTS = ((":", "Command"), ("/", "Filter"), ("?", "Help"), ("esc", "Back"))
 
@@ -125,6 +127,9 @@ class MlopsApp(App[int]):
         return self.metrics
 
     def dashboard(self, name: str, **scope: object) -> DashboardView:
+        from mlops_tui.backends.metrics_models import Screen
+        from mlops_tui.tui.views.dashboard_view import DashboardView
+
         return DashboardView(Screen(name), self.get_metrics, self.backend,
                              interval=self.refresh_interval, clock=self.clock, **scope)
 
@@ -205,10 +210,12 @@ class MlopsApp(App[int]):
         if isinstance(view, ResourceView):
             title = f"Keys for {view.kind.display}" + (
                 " (read-only)" if self.backend.readonly else "")
-        elif isinstance(view, DashboardView):
+        elif hasattr(view, "screen_kind"):  # a dashboard
             title = f"Keys for the {view.screen_kind.value} panels"
         else:
             title = "Keys for contexts"
+        from mlops_tui.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(title, view.keys()))
 
     def _update_hints(self) -> None:
@@ -259,8 +266,7 @@ class MlopsApp(App[int]):
     def _synced(self, event: ResourceView.Synced) -> None:
         self.query_one(ClusterHeader).sync = event.text
 
-    @on(DashboardView.Refreshed)
-    def _refreshed(self, event: DashboardView.Refreshed) -> None:
+    def on_dashboard_view_refreshed(self, event: DashboardView.Refreshed) -> None:
         event.stop()
         if event.control is self.view:  # an embedded panel does not own the header
             self.query_one(ClusterHeader).sync = event.text.split(" · ")[0]
@@ -305,12 +311,16 @@ class MlopsApp(App[int]):
     # -- actions on one object: every one goes through the action layer --------------------
     def action_context(self) -> ActionContext:
         """What actions started from the UI run against: this backend, this namespace."""
+        from mlops_tui.backends.actions import ActionContext
+
         return ActionContext(self.backend, namespace=self.backend.info().namespace,
                              metrics=self.get_metrics)
 
     async def _stream(self, action: str, arguments: dict[str, object],
                       on_event: Callable[[ActionEvent], None]) -> ActionEvent:
         """Run ``action``; every event goes to ``on_event``; returns the terminal one."""
+        from mlops_tui.backends.actions import ACTIONS, execute
+
         spec = ACTIONS[action]
         last = ActionEvent(EventKind.FAILED, f"{action} did not finish")
         try:
@@ -340,6 +350,8 @@ class MlopsApp(App[int]):
     def run_action_on(self, action: str, ref: ResourceRef, row: Row) -> None:
         target = _target(ref)
         if action in ("describe", "yaml"):
+            from mlops_tui.tui.screens.detail import DetailScreen
+
             panel = self._detail_panel(ref) if action == "describe" else None
             self.push_screen(DetailScreen(f"{action} {ref}",
                                           lambda: self._text_of(action, target), panel))
@@ -380,6 +392,8 @@ class MlopsApp(App[int]):
     @work(group="action", exit_on_error=False)
     async def confirm_then(self, question: str | None, action: str,
                            arguments: dict[str, object]) -> None:
+        from mlops_tui.tui.screens.dialogs import ConfirmScreen
+
         if question is not None and not await self.push_screen_wait(ConfirmScreen(question)):
             return
         await self._stream(action, arguments, self._flash_event)
@@ -393,6 +407,8 @@ class MlopsApp(App[int]):
             return
         items = (last.data or {}).get("items") or [{}]
         current = int(((items[0].get("spec") or {}).get("replicas")) or 0)
+        from mlops_tui.tui.screens.dialogs import ScaleScreen
+
         replicas = await self.push_screen_wait(ScaleScreen(str(ref), current))
         if replicas is not None:
             await self._stream("scale", {**_target(ref), "replicas": replicas},
@@ -409,6 +425,10 @@ class MlopsApp(App[int]):
         except BackendError as exc:
             self.flash.show(str(exc), "error")
             return
+        from mlops_tui.backends.actions import ACTIONS, execute
+        from mlops_tui.tui.screens.dialogs import ChoiceScreen
+        from mlops_tui.tui.screens.logs import LogScreen
+
         container = containers[0] if containers else None
         if len(containers) > 1:
             container = await self.push_screen_wait(
