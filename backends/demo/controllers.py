@@ -14,10 +14,17 @@ import copy
 from mlops_tui.backends.demo import pods as kubelet
 from mlops_tui.backends.demo.objects import iso, replicaset
 from mlops_tui.backends.demo.pods import active, deleting, pod_ready
-from mlops_tui.backends.demo.world import World
+from mlops_tui.backends.demo.world import EVENT_CAP, World
 from mlops_tui.backends.render._common import Obj, parse_time
 
 FAILED_SCHEDULING_PERIOD, PRUNE_PERIOD, REPLACE_CHANCE = 10, 60, 1 / 30
+# Pending pods told "FailedScheduling" again per period: the oldest; a bound, so thousands
+# of pending replicas do not cost thousands of scheduling passes every few seconds.
+LOUD_RETRIES = 50
+# Pods a controller creates or deletes per pass (kube-controller-manager's burstReplicas):
+# scaling to thousands ramps up over a few ticks instead of stopping the world (and the UI
+# thread that asked for the scale) for seconds.
+BURST_REPLICAS = 250
 
 
 def _live(world: World, owner: Obj) -> list[Obj]:
@@ -59,29 +66,37 @@ def _deployment(world: World, dep: Obj) -> None:
 def _replicaset(world: World, rs: Obj) -> None:
     pods = _live(world, rs)
     diff = int(rs["spec"].get("replicas", 0)) - len(pods)
-    for _ in range(diff):
+    for _ in range(min(diff, BURST_REPLICAS)):
         kubelet.make_pod(world, rs, rs["spec"]["template"],
                          f"{rs['metadata']['name']}-{world.suffix()}")
+    if diff >= 0:
+        return
     # like the real controller: unscheduled first, then not ready, then the newest
     doomed = sorted(pods, key=lambda p: (bool(p["spec"].get("nodeName")), pod_ready(p),
                                          -parse_time(p["metadata"]["creationTimestamp"])))
-    for pod in doomed[:max(-diff, 0)]:
+    for pod in doomed[:min(-diff, BURST_REPLICAS)]:
         kubelet.delete_pod(world, pod)
 
 
 def _statefulset(world: World, sts: Obj) -> None:
     meta = sts["metadata"]
     want = int(sts["spec"].get("replicas", 1))
+    live = _live(world, sts)
+    have = {p["metadata"]["name"] for p in live}
+    made = 0
     for i in range(want):
         name = f"{meta['name']}-{i}"
-        if world.get("pods", meta["namespace"], name) is None:
+        if made >= BURST_REPLICAS:
+            break
+        if name not in have and world.get("pods", meta["namespace"], name) is None:
             tpl = copy.deepcopy(sts["spec"]["template"])
             tpl["metadata"]["labels"] |= {"statefulset.kubernetes.io/pod-name": name,
                                           "apps.kubernetes.io/pod-index": str(i)}
             kubelet.make_pod(world, sts, tpl, name)
-    for pod in _live(world, sts):
-        if int(pod["metadata"]["name"].rsplit("-", 1)[1]) >= want:
-            kubelet.delete_pod(world, pod)
+            made += 1
+    extra = [p for p in live if int(p["metadata"]["name"].rsplit("-", 1)[1]) >= want]
+    for pod in extra[:BURST_REPLICAS]:
+        kubelet.delete_pod(world, pod)
 
 
 def _eligible(world: World, ds: Obj) -> list[str]:
@@ -212,9 +227,7 @@ def reconcile(world: World) -> None:
                               ("jobs", _job)):
             for obj in world.list(kind):
                 control(world, obj)
-        for pod in world.list("pods"):
-            if not pod["spec"].get("nodeName") and active(pod) and not deleting(pod):
-                kubelet.place(world, pod, quiet=True)
+        kubelet.retry_unschedulable(world)
         _statuses(world)
 
 
@@ -261,13 +274,11 @@ def tick(world: World) -> None:
             elif n % kubelet.CRASH_PERIOD == 1 and "running" in state:
                 kubelet.crash(world, pod)
         if n % FAILED_SCHEDULING_PERIOD == 0:
-            for pod in world.list("pods"):
-                if not pod["spec"].get("nodeName") and active(pod) and not deleting(pod):
-                    kubelet.place(world, pod, quiet=False)
+            kubelet.retry_unschedulable(world, loud=LOUD_RETRIES)
         if world.rng.random() < REPLACE_CHANCE:
             _replace_one(world)
-        if n % PRUNE_PERIOD == 0:
-            world.prune_events()
+        if n % PRUNE_PERIOD == 0 or world.count("events") > 2 * EVENT_CAP:
+            world.prune_events()  # a big scale makes events fast: prune as they come
         reconcile(world)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import weakref
 from collections import Counter
 
 from mlops_tui.backends.demo.objects import iso, owner_ref
@@ -61,17 +62,42 @@ def extended(pod: Obj) -> Counter[str]:
     return out
 
 
+def _node_of(pod: Obj) -> tuple[str, ...]:
+    node = pod["spec"].get("nodeName")
+    return (node,) if node else ()
+
+
+def _gpu_node_of(pod: Obj) -> tuple[str, ...]:
+    """The node of a pod that holds GPUs or MIG slices there (what capacity checks sum)."""
+    return _node_of(pod) if active(pod) and extended(pod) else ()
+
+
+def _pending(pod: Obj) -> tuple[bool, ...]:
+    return (True,) if not pod["spec"].get("nodeName") and active(pod) and not deleting(pod) \
+        else ()
+
+
 def pods_on(world: World, node: str) -> list[Obj]:
-    return [p for p in world.list("pods") if p["spec"].get("nodeName") == node]
+    """Every pod bound to ``node``, in creation order."""
+    return world.in_creation_order(world.indexed("pods", "node", _node_of, node).values())
+
+
+def gpu_pods_on(world: World, node: str) -> list[Obj]:
+    """The active pods on ``node`` that ask for GPUs or MIG slices."""
+    return list(world.indexed("pods", "gpu-node", _gpu_node_of, node).values())
+
+
+def pending_pods(world: World) -> list[Obj]:
+    """Active pods no node was found for yet, in creation order."""
+    return world.in_creation_order(world.indexed("pods", "pending", _pending, True).values())
 
 
 def gpu_requested(world: World, node: str) -> int:
     """Whole GPUs plus MIG slices asked for by the non-terminated pods on ``node``."""
     total = 0
-    for pod in pods_on(world, node):
-        if active(pod):
-            gpus, mig = pod_gpu_request(pod["spec"])
-            total += gpus + sum(mig.values())
+    for pod in gpu_pods_on(world, node):
+        gpus, mig = pod_gpu_request(pod["spec"])
+        total += gpus + sum(mig.values())
     return total
 
 
@@ -106,8 +132,8 @@ def unfit(world: World, pod: Obj, node: Obj) -> str:
     want = extended(pod)
     if want:
         used: Counter[str] = Counter()
-        for other in pods_on(world, node["metadata"]["name"]):
-            if active(other) and other is not pod:
+        for other in gpu_pods_on(world, node["metadata"]["name"]):
+            if other is not pod:
                 used += extended(other)
         alloc = node["status"].get("allocatable") or {}
         for key, n in sorted(want.items()):
@@ -132,7 +158,7 @@ def schedule(world: World, pod: Obj) -> tuple[Obj | None, str]:
         def score(node: Obj) -> tuple[float, str]:
             name = node["metadata"]["name"]
             if not want:
-                return len(pods_on(world, name)), name
+                return len(world.indexed("pods", "node", _node_of, name)), name
             alloc = node["status"]["allocatable"]
             return sum(quantity(alloc.get(k)) for k in want) - gpu_requested(world, name), name
         return min(fits, key=score), ""
@@ -186,12 +212,61 @@ def make_pod(world: World, owner: Obj, tpl: Obj, name: str, node: str = "") -> O
     return pod
 
 
+class _Unschedulable:
+    """kube-scheduler's unschedulable queue: a pod that fit nowhere is tried again once the
+    cluster changed in a way that can make room (a node changed; a pod bound to a node went
+    or finished), not on every pass, so thousands of pending replicas cost nothing while
+    nothing changes."""
+
+    def __init__(self) -> None:
+        self.version = 0  # bumped by each change that can make room
+        self.tried: dict[str, int] = {}  # pending pod uid -> version of its last failed try
+
+    def seen(self, kind: str, obj: Obj, deleted: bool) -> None:
+        if kind == "nodes" or (kind == "pods" and obj["spec"].get("nodeName")
+                               and (deleted or not active(obj))):
+            self.version += 1
+        if kind == "pods" and deleted:
+            self.tried.pop(obj["metadata"]["uid"], None)
+
+    def due(self, pod: Obj) -> bool:
+        return self.tried.get(pod["metadata"]["uid"], -1) < self.version
+
+
+_QUEUES: weakref.WeakKeyDictionary[World, _Unschedulable] = weakref.WeakKeyDictionary()
+
+
+def _queue(world: World) -> _Unschedulable:
+    queue = _QUEUES.get(world)
+    if queue is None:
+        queue = _QUEUES[world] = _Unschedulable()
+        world.add_listener(queue.seen)
+    return queue
+
+
+def retry_unschedulable(world: World, loud: int = 0) -> None:
+    """Try the pending pods again: quietly those the cluster changed for since their last
+    try; with ``loud``, that many more of the oldest, recording FailedScheduling again as
+    the scheduler's periodic flush does."""
+    queue = _queue(world)
+    pending = list(world.indexed("pods", "pending", _pending, True).values())
+    due = [p for p in pending if queue.due(p)]
+    for pod in world.in_creation_order(due):
+        place(world, pod, quiet=True)
+    if loud:
+        for pod in pending_pods(world)[:loud]:
+            place(world, pod, quiet=False)
+
+
 def place(world: World, pod: Obj, quiet: bool) -> bool:
     """Try to schedule a pending pod; on failure record why (unless ``quiet``)."""
+    queue = _queue(world)
     node, message = schedule(world, pod)
     if node is not None:
+        queue.tried.pop(pod["metadata"]["uid"], None)
         bind(world, pod, node)
         return True
+    queue.tried[pod["metadata"]["uid"]] = queue.version
     now = iso(world.time())
     status = {"phase": "Pending", "qosClass": pod["status"].get("qosClass", "Burstable"),
               "conditions": [_cond("PodScheduled", False, now, "Unschedulable", message)]}

@@ -8,6 +8,10 @@ so row caches update one object at a time. The controllers that make it move liv
 
 Everything random comes from one ``random.Random`` seeded by (seed, context), and every
 time from one injectable clock, so two worlds built alike are identical.
+
+Lookups the controllers make per pod (a pod's owner, the pods on a node, an event to bump)
+go through secondary indexes kept current on every change, as an informer's indexers are:
+scaling to thousands of replicas costs work per pod, not per pod times every pod.
 """
 
 from __future__ import annotations
@@ -16,17 +20,66 @@ import hashlib
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 
 from mlops_tui.backends.demo.objects import iso
 from mlops_tui.backends.render._common import Obj, parse_time
 
 Listener = Callable[[str, Obj, bool], None]  # (kind plural, object, deleted)
+IndexKeys = Callable[[Obj], Iterable[Hashable]]  # the keys an object is filed under
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for generated names
 EVENT_TTL = 3600.0
 EVENT_CAP = 300
+
+
+def _owner_uids(obj: Obj) -> Iterable[Hashable]:
+    return [r.get("uid") for r in obj["metadata"].get("ownerReferences") or ()]
+
+
+def _involved_uid(event: Obj) -> Iterable[Hashable]:
+    return (event["involvedObject"].get("uid"),)
+
+
+def _event_identity(event: Obj) -> Iterable[Hashable]:
+    """What makes a repeat of an event (the recorder bumps its count instead)."""
+    return ((event["involvedObject"].get("uid"), event["reason"], event["message"]),)
+
+
+class _Index:
+    """key -> {uid: object} over one kind; an object may be filed under several keys."""
+
+    def __init__(self, keys: IndexKeys) -> None:
+        self.keys = keys
+        self.buckets: dict[Hashable, dict[str, Obj]] = {}
+        self._filed: dict[str, tuple[Hashable, ...]] = {}  # uid -> its keys now
+
+    def put(self, obj: Obj) -> None:
+        uid = obj["metadata"]["uid"]
+        new = tuple(self.keys(obj))
+        old = self._filed.get(uid, ())
+        if new == old:
+            return  # same buckets; the object itself is shared, so nothing to copy
+        self._drop(uid, old)
+        for key in new:
+            self.buckets.setdefault(key, {})[uid] = obj
+        if new:
+            self._filed[uid] = new
+        else:
+            self._filed.pop(uid, None)
+
+    def remove(self, obj: Obj) -> None:
+        uid = obj["metadata"]["uid"]
+        self._drop(uid, self._filed.pop(uid, ()))
+
+    def _drop(self, uid: str, keys: tuple[Hashable, ...]) -> None:
+        for key in keys:
+            bucket = self.buckets.get(key)
+            if bucket is not None:
+                bucket.pop(uid, None)
+                if not bucket:
+                    del self.buckets[key]
 
 
 class World:
@@ -49,6 +102,8 @@ class World:
         self._names: dict[tuple[str, str, str], str] = {}
         self._rv = 1000
         self._listeners: list[Listener] = []
+        self._indexes: dict[str, dict[str, _Index]] = {}  # kind -> index name -> index
+        self._seq: dict[str, int] = {}  # uid -> creation order, for ordered lookups
 
     # -- time and names -------------------------------------------------------------------
     def time(self) -> float:
@@ -88,6 +143,9 @@ class World:
             return list(objs)
         return [o for o in objs if o["metadata"].get("namespace") == namespace]
 
+    def count(self, kind: str) -> int:
+        return len(self._objects.get(kind, ()))
+
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         uid = self._names.get((kind, namespace, name))
         return self._objects[kind][uid] if uid else None
@@ -95,14 +153,39 @@ class World:
     def by_uid(self, kind: str, uid: str) -> Obj | None:
         return self._objects.get(kind, {}).get(uid)
 
+    def indexed(self, kind: str, name: str, keys: IndexKeys, key: Hashable) -> dict[str, Obj]:
+        """The objects of ``kind`` filed under ``key`` by the index ``name`` (uid -> object).
+
+        The index is built on first use from ``keys`` (the same function each time) and
+        then kept current by every create, update and remove. The answer is live: copy it
+        before changing the world while iterating.
+        """
+        by_name = self._indexes.setdefault(kind, {})
+        index = by_name.get(name)
+        if index is None:
+            with self.lock:
+                index = _Index(keys)
+                for obj in self._objects.get(kind, {}).values():
+                    index.put(obj)
+                by_name[name] = index
+        return index.buckets.get(key) or {}
+
+    def in_creation_order(self, objs: Iterable[Obj]) -> list[Obj]:
+        """``objs`` in the order they were created (the order ``list`` answers in)."""
+        seq = self._seq
+        return sorted(objs, key=lambda o: seq.get(o["metadata"]["uid"], 0))
+
     def owned_by(self, kind: str, owner_uid: str) -> list[Obj]:
-        return [o for o in self._objects.get(kind, {}).values()
-                if any(r.get("uid") == owner_uid
-                       for r in o["metadata"].get("ownerReferences") or ())]
+        """What ``owner_uid`` owns of ``kind``, in creation order."""
+        return list(self.indexed(kind, "owner", _owner_uids, owner_uid).values())
 
     def events_for(self, uid: str) -> list[Obj]:
-        evs = [e for e in self.list("events") if e["involvedObject"].get("uid") == uid]
+        evs = self.indexed("events", "involved", _involved_uid, uid).values()
         return sorted(evs, key=lambda e: parse_time(e.get("lastTimestamp")))
+
+    def _file(self, kind: str, obj: Obj) -> None:
+        for index in self._indexes.get(kind, {}).values():
+            index.put(obj)
 
     # -- writing --------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -128,6 +211,8 @@ class World:
         self._bump(obj)
         self._objects.setdefault(kind, {})[meta["uid"]] = obj
         self._names[(kind, meta.get("namespace", ""), meta["name"])] = meta["uid"]
+        self._seq[meta["uid"]] = self._rv
+        self._file(kind, obj)
         self._emit(kind, obj, False)
         return obj
 
@@ -135,6 +220,7 @@ class World:
         self._bump(obj)
         if spec_changed:
             obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+        self._file(kind, obj)
         self._emit(kind, obj, False)
 
     def set_status(self, kind: str, obj: Obj, status: Obj) -> bool:
@@ -151,6 +237,9 @@ class World:
         if self._objects.get(kind, {}).pop(meta["uid"], None) is None:
             return
         self._names.pop((kind, meta.get("namespace", ""), meta["name"]), None)
+        self._seq.pop(meta["uid"], None)
+        for index in self._indexes.get(kind, {}).values():
+            index.remove(obj)
         self.starting.pop(meta["uid"], None)
         self.terminating.pop(meta["uid"], None)
         self._emit(kind, obj, True)
@@ -165,13 +254,13 @@ class World:
         """Record an event about ``obj``; a repeat of the same one bumps its count."""
         meta = obj["metadata"]
         now = iso(self.time())
-        for ev in self.list("events"):
-            if (ev["involvedObject"].get("uid") == meta["uid"] and ev["reason"] == reason
-                    and ev["message"] == message):
-                ev["count"] = int(ev.get("count") or 1) + count
-                ev["lastTimestamp"] = now
-                self.update("events", ev)
-                return ev
+        same = self.indexed("events", "identity", _event_identity,
+                            (meta["uid"], reason, message))
+        for ev in same.values():
+            ev["count"] = int(ev.get("count") or 1) + count
+            ev["lastTimestamp"] = now
+            self.update("events", ev)
+            return ev
         ns = meta.get("namespace") or "default"
         ev = {
             "apiVersion": "v1", "kind": "Event",
