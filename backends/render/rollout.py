@@ -138,7 +138,8 @@ def ready(obj: Obj) -> Status:
     """Ready as users mean it, read from the object's shape so custom resources work too:
     a ``Ready`` condition (pods, nodes, InferenceServices) decides; else replica counts
     (``readyReplicas`` of ``spec.replicas``; a DaemonSet's ``numberReady`` of
-    ``desiredNumberScheduled``). With neither, it is not ready (yet)."""
+    ``desiredNumberScheduled``), once the controller has seen the current spec. With
+    neither, it is not ready (yet)."""
     _, spec, status = _parts(obj)
     condition = _condition(status, "Ready")
     if condition is not None:
@@ -147,6 +148,9 @@ def ready(obj: Obj) -> Status:
         why = ": ".join(str(condition[k]) for k in ("reason", "message") if condition.get(k))
         return Status(False, f"Ready={condition.get('status', 'Unknown')}"
                              + (f" ({why})" if why else ""))
+    meta = obj.get("metadata") or {}
+    if _int(meta.get("generation")) > _int(status.get("observedGeneration")):
+        return Status(False, "waiting for the spec update to be observed")
     if isinstance(spec.get("replicas"), int):
         wanted, have = spec["replicas"], _int(status.get("readyReplicas"))
     elif "desiredNumberScheduled" in status:
