@@ -45,6 +45,10 @@ Examples:
   # Open straight on the nodes view
   mlops-tui --command nodes
 
+  # Run a script headless (CI): JSON lines, a JUnit report; exit 0 passed, 1 check failed,
+  # 2 usage or environment error, 130/143 interrupted
+  mlops-tui --script ci.yaml -o json --junit report.xml
+
 Usage:
   mlops-tui [flags] [options]"""
 
@@ -120,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="Do not verify Prometheus's certificate (insecure).")
     metrics.add_argument("--refresh", metavar="SECONDS", type=float, default=2.0,
                          help="Seconds between panel refreshes. Default: 2.")
+    script = parser.add_argument_group("Script options (headless: run a YAML file of steps, no UI)")
+    script.add_argument("--script", metavar="FILE",
+                        help="Run the steps of FILE ('-': stdin) and exit. Its context and "
+                             "namespace apply unless --context / -n are given.")
+    script.add_argument("--dry-run", action="store_true",
+                        help="With --script: check the file, print the plan, connect to "
+                             "nothing.")
+    script.add_argument("-o", "--output", metavar="FORMAT", choices=("text", "json"),
+                        help="With --script: text (default), or json: one object per line "
+                             "with keys step, name, action, status, duration_s, data, error; "
+                             "status is ok, failed, skipped or cancelled for a step's result, "
+                             "progress, output or warning while it runs.")
+    script.add_argument("--junit", metavar="FILE",
+                        help="With --script: also write a JUnit XML report to FILE.")
     opts.add_argument("-v", "--verbose", action="count", default=0,
                       help="Write debug logs to the state directory's mlops-tui.log.")
     return parser
@@ -152,9 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo and args.backend not in (None, "demo"):
         print("error: --demo and --backend name two backends; choose one", file=sys.stderr)
         return EXIT_USAGE
+    if args.script is None and (args.dry_run or args.output or args.junit):
+        print("error: --dry-run, --output and --junit go with --script FILE", file=sys.stderr)
+        return EXIT_USAGE
     _setup_logging(args.verbose)
     name = "demo" if args.demo else (args.backend or os.environ.get("MLOPS_TUI_BACKEND")
                                      or "kubernetes")
+    if args.script is not None:
+        from mlops_tui.tui.script.cli import main as script_main  # headless: no UI imports
+
+        return script_main(args, name, settings_from(args))
     try:
         metrics = metrics_settings(args)
         backend = registry.create(name, settings_from(args))
