@@ -14,7 +14,9 @@ The grammar (leading blanks are ignored, trailing ones searched for):
 * a leading ``!`` inverts any of the above (``!nginx``, ``!-l app=web``).
 
 A form with nothing after it (``!``, ``-l``, ``-f``) matches every row: that is what the
-user sees while still typing. A malformed selector matches no row and sets ``error``.
+user sees while still typing. A malformed selector matches no row and sets ``error``
+("invalid selector: ..."); an invalid regex is searched as plain text and sets ``error``
+("invalid regex: ..."), which the view shows under the table.
 """
 
 from __future__ import annotations
@@ -163,7 +165,8 @@ def parse_filter(text: str) -> FilterSpec:
         if not selector:
             return FilterSpec(text, "all")
         reqs, error = parse_selector(selector)
-        return FilterSpec(text, "labels", inverse, selector, reqs, error)
+        return FilterSpec(text, "labels", inverse, selector, reqs,
+                          f"invalid selector: {error}" if error else "")
     if body.startswith("-f") and (len(body) == 2 or body[2].isspace()):
         fuzzy = body[2:].strip()
         if not fuzzy:
@@ -177,7 +180,7 @@ def parse_filter(text: str) -> FilterSpec:
     try:
         re.compile(body, re.IGNORECASE)
     except (re.error, RecursionError, OverflowError) as exc:
-        error = f"invalid regex ({exc}); matching literally"
+        error = f"invalid regex: {exc} (matching it as plain text)"
         return FilterSpec(text, "literal", inverse, body, error=error)
     return FilterSpec(text, "regex", inverse, body, folds=_fold_pattern(body) is not None)
 

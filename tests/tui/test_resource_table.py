@@ -218,7 +218,7 @@ async def test_filter_regex_inverse_labels_and_invalid_regex() -> None:
         assert names(table) == [] and table.filter_error
         assert table.cursor_row is None
         table.set_filter("odd[")
-        assert names(table) == ["odd[x]"] and "literal" in table.filter_error
+        assert names(table) == ["odd[x]"] and "plain text" in table.filter_error
         table.set_filter("")
         assert table.visible_count == table.row_count == 4 and not table.filter_error
 

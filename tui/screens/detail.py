@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TextArea
@@ -33,7 +34,8 @@ class DetailScreen(Screen[None]):
         self._panel = panel  # live metrics under the text (a node's GPUs, a model's)
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="detail-title")
+        # plain text: the title names an object, the error quotes a server
+        yield Static(Content(self.title_text), id="detail-title")
         yield TextArea("loading…", read_only=True, show_line_numbers=False,
                        soft_wrap=False, id="detail-text")
         if self._panel is not None:
@@ -50,7 +52,7 @@ class DetailScreen(Screen[None]):
             area.load_text(await self._load())
         except BackendError as exc:
             area.load_text(f"error: {exc}")
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
         area.focus()
 
     def action_toggle_wrap(self) -> None:

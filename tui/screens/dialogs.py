@@ -1,4 +1,8 @@
-"""Small modal dialogs: confirm, a number (scale), a choice (container)."""
+"""Small modal dialogs: confirm, a number (scale), a choice (container).
+
+Every text shown is plain (:class:`~textual.content.Content`): questions and choices name
+objects and containers, which come from a server and must never be read as markup.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
+
+from mlops_tui.backends.actions.operate import MAX_REPLICAS
 
 _CSS = """
 {name} {{ align: center middle; }}
@@ -15,6 +22,7 @@ _CSS = """
     background: $surface; }}
 {name} Horizontal {{ height: auto; align: center middle; margin-top: 1; }}
 {name} Button {{ margin: 0 2; }}
+{name} #problem {{ color: $error; height: auto; }}
 """
 
 
@@ -28,7 +36,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(Content(self.question))
             with Horizontal():
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")
@@ -44,7 +52,29 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+def replicas_problem(text: str) -> str | None:
+    """Why ``text`` is not a replica count the scale action takes, or None when it is.
+
+    Checked on the text before any ``int()``: a string of thousands of digits must be
+    refused as "too many", not converted (or rejected by Python's digit limit).
+    """
+    text = text.strip()
+    if not text:
+        return "type a number of replicas"
+    digits = text.lstrip("+-")
+    if not digits.isascii() or not digits.isdigit() or len(text) - len(digits) > 1:
+        return f"replicas must be a whole number, not {text!r}"[:120]
+    if text.startswith("-"):
+        return "replicas must be 0 or more"
+    if len(digits.lstrip("0")) > len(str(MAX_REPLICAS)) or int(digits) > MAX_REPLICAS:
+        return f"replicas must be at most {MAX_REPLICAS:,}"
+    return None
+
+
 class ScaleScreen(ModalScreen[int | None]):
+    """Asks for a replica count in 0..MAX_REPLICAS (the scale action's own bound); a bad
+    one is explained under the field and nothing is sent."""
+
     DEFAULT_CSS = _CSS.format(name="ScaleScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -54,23 +84,26 @@ class ScaleScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Scale {self.what} (now {self.current}) to:")
+            yield Label(Content(f"Scale {self.what} (now {self.current}) to:"))
             yield Input(str(self.current), type="integer", id="replicas")
+            yield Label("", id="problem")
+
+    @property
+    def problem(self) -> str:
+        """The message under the field ("" when none)."""
+        return str(self.query_one("#problem", Label).render())
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        try:
-            value = int(event.value)
-        except ValueError:
-            self.notify("replicas must be a whole number", severity="error")
+        event.stop()
+        problem = replicas_problem(event.value)
+        if problem is not None:
+            self.query_one("#problem", Label).update(Content(problem))
             return
-        if value < 0:
-            self.notify("replicas must be 0 or more", severity="error")
-            return
-        self.dismiss(value)
+        self.dismiss(int(event.value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -86,8 +119,8 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.prompt)
-            yield OptionList(*self.choices)
+            yield Label(Content(self.prompt))
+            yield OptionList(*(Content(choice) for choice in self.choices), markup=False)
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -17,6 +18,19 @@ GENERAL = [
     ("j/k, g/G", "down/up, top/bottom"),
     ("ctrl+c", "quit"),
 ]
+
+
+def help_text(title: str, view_keys: list[tuple[str, str]]) -> Content:
+    """The help page, assembled from plain pieces: a title names a kind (a custom
+    resource's name comes from the server) and is never read as markup."""
+    lines: list[list[str | tuple[str, str]]] = [[(title, "b")], []]
+    lines += [["  ", (f"{k:<10}", "b $accent"), f" {d}"] for k, d in view_keys]
+    lines += [[], [("General", "b")], []]
+    lines += [["  ", (f"{k:<10}", "b $accent"), f" {d}"] for k, d in GENERAL]
+    parts: list[str | tuple[str, str]] = []
+    for i, line in enumerate(lines):
+        parts += [*line, "\n"] if i < len(lines) - 1 else line
+    return Content.assemble(*parts)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -33,9 +47,5 @@ class HelpScreen(ModalScreen[None]):
         self.view_keys = view_keys
 
     def compose(self) -> ComposeResult:
-        lines = [f"[b]{self.title_text}[/b]", ""]
-        lines += [f"  [b $accent]{k:<10}[/] {d}" for k, d in self.view_keys]
-        lines += ["", "[b]General[/b]", ""]
-        lines += [f"  [b $accent]{k:<10}[/] {d}" for k, d in GENERAL]
         with VerticalScroll():
-            yield Static("\n".join(lines))
+            yield Static(help_text(self.title_text, self.view_keys))

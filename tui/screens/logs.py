@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
@@ -33,7 +34,8 @@ class LogScreen(Screen[None]):
         self._max_lines = max_lines
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="log-title")
+        # plain text: the title names a pod and a container; Log lines are plain already
+        yield Static(Content(self.title_text), id="log-title")
         yield Log(max_lines=self._max_lines, auto_scroll=True)
         yield Footer()
 
@@ -49,7 +51,7 @@ class LogScreen(Screen[None]):
                 log.write_line(line)
         except BackendError as exc:
             log.write_line(f"--- {exc}")
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
         else:
             log.write_line("--- end of log")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 
 from mlops_tui.backends.models import CacheChanges, Column, ContextInfo, Row
@@ -42,7 +43,7 @@ class ContextsView(Vertical):
         return self.query_one(ResourceTable)
 
     def on_mount(self) -> None:
-        self.border_title = f" contexts[{len(self.contexts)}] "
+        self.border_title = Content(f" contexts[{len(self.contexts)}] ")
         self.table.set_columns(COLUMNS)
         self.table.apply(CacheChanges(1, context_rows(self.contexts), (), True))
         self.table.focus()

@@ -14,6 +14,7 @@ import time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 
 from mlops_tui.backends.models import MUTATING_VERBS, KindInfo, ResourceRef, Row, Verb
@@ -52,7 +53,9 @@ class ResourceView(Vertical):
     """Shows ``kind`` in ``namespace`` ("" = all). Actions post :class:`ActionRequested`."""
 
     DEFAULT_CSS = """
-    ResourceView { border: round $accent; border-title-align: center; height: 1fr; }
+    ResourceView { border: round $accent; border-title-align: center; height: 1fr;
+        border-subtitle-align: left; border-subtitle-color: $warning;
+        border-subtitle-style: bold; }
     ResourceView > ResourceTable { height: 1fr; }
     """
 
@@ -104,6 +107,8 @@ class ResourceView(Vertical):
         self._poll_seconds = poll_seconds
         self._sync_text = ""
         self._painted_at = 0.0
+        self._title = ""
+        self._problem = ""
 
     def compose(self) -> ComposeResult:
         yield ResourceTable()
@@ -150,6 +155,16 @@ class ResourceView(Vertical):
             self.post_message(self.Synced(text))
         self._update_title()
 
+    @property
+    def title_text(self) -> str:
+        """The border title as shown (plain): ``pods(all)[3/42] </web>``."""
+        return self._title
+
+    @property
+    def filter_problem(self) -> str:
+        """Why the filter is not applied as typed (shown under the table), "" if it is."""
+        return self._problem
+
     def _update_title(self) -> None:
         table = self.table
         ns = self.namespace or ("all" if self.kind.namespaced else "")
@@ -158,8 +173,14 @@ class ResourceView(Vertical):
         title = f" {self.kind.display}" + (f"({ns})" if ns else "") + f"[{count}] "
         if table.filter_text:
             title += f"</{table.filter_text}> "
-        if title != self.border_title:
-            self.border_title = title
+        if title != self._title:
+            self._title = title
+            # Content, not a str: a str title is read as markup, and the filter is typed
+            self.border_title = Content(title)
+        problem = table.filter_error
+        if problem != self._problem:
+            self._problem = problem
+            self.border_subtitle = Content(f" ⚠ {problem} ") if problem else None
 
     def set_filter(self, text: str) -> None:
         self.table.set_filter(text)

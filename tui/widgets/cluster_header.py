@@ -38,13 +38,15 @@ class ClusterHeader(Widget):
         if info is None:
             grid.add_row("Context:", "connecting…", *hints[0], "")
             return grid
+        # Every value is a Text, never a str: a str cell is read as Rich markup, and these
+        # come from a kubeconfig, a server or what the user typed (``-n '[/]'``).
         ro = Text(" READ-ONLY ", style="bold reverse red") if self.readonly else Text("")
         grid.add_row("Context:", Text(info.context, style="bold"), *hints[0], ro)
-        grid.add_row("Cluster:", info.cluster, *hints[1],
+        grid.add_row("Cluster:", Text(info.cluster), *hints[1],
                      Text(f"mlops-tui {self.version}", style="dim"))
-        grid.add_row("User:", info.user, *hints[2], "")
-        grid.add_row("K8s Rev:", f"{info.version}  ns: {info.namespace or 'all'}", *hints[3],
-                     Text(self.sync, style="yellow" if "⚠" in self.sync else "dim"))
+        grid.add_row("User:", Text(info.user), *hints[2], "")
+        grid.add_row("K8s Rev:", Text(f"{info.version}  ns: {info.namespace or 'all'}"),
+                     *hints[3], Text(self.sync, style="yellow" if "⚠" in self.sync else "dim"))
         return grid
 
     def _hint(self, row: int, columns: int) -> list[Text]:

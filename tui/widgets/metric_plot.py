@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.content import Content
 from textual_plotext import PlotextPlot
 
 from mlops_tui.backends.metrics_models import Series
@@ -31,7 +32,7 @@ class MetricPlot(PlotextPlot):
         now = max((s.points[-1][0] for s in series if s.points), default=now)
         plt = self.plt
         plt.clear_data()
-        self.border_title = title
+        self.border_title = Content(title)  # plain: a title may name a model or a pod
         lines = sorted(series, key=lambda s: -max((v for _, v in s.points), default=0))
         for line in lines[:MAX_LINES]:
             if not line.points:
