@@ -1,8 +1,13 @@
-"""The TUI's fixture: the demo backend, frozen at a fixed instant so screens are stable."""
+"""The TUI's fixture: the demo backend, frozen at a fixed instant so screens are stable.
+
+The apps made here show times in UTC (``app.tz``), so a screen under the frozen clock looks
+the same whatever ``TZ`` the tests run under.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 
 import pytest
 
@@ -25,8 +30,8 @@ def make_app() -> Callable[..., Awaitable[MlopsApp]]:
         backend = frozen_backend(**settings)
         await backend.connect()
         metrics = await frozen_metrics(backend)
-        return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW,
-                        metrics=metrics, refresh=refresh)
+        return in_utc(MlopsApp(backend, start_view=start_view, version="test",
+                               clock=lambda: NOW, metrics=metrics, refresh=refresh))
 
     return make
 
@@ -38,8 +43,14 @@ def snapshot_app(start_view: str = "pods", **settings) -> MlopsApp:
     backend = frozen_backend(**settings)
     asyncio.run(backend.connect())
     metrics = asyncio.run(frozen_metrics(backend))
-    return MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW,
-                    metrics=metrics, refresh=3600)
+    return in_utc(MlopsApp(backend, start_view=start_view, version="test", clock=lambda: NOW,
+                           metrics=metrics, refresh=3600))
+
+
+def in_utc(app: MlopsApp) -> MlopsApp:
+    """Make ``app`` show wall-clock times in UTC (see :mod:`mlops_tui.tui.timefmt`)."""
+    app.tz = UTC
+    return app
 
 
 async def frozen_metrics(backend: DemoBackend):
