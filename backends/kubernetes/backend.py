@@ -26,6 +26,8 @@ from mlops_tui.backends.kinds import (
     renderer_for,
 )
 from mlops_tui.backends.kubernetes import config as kubeconfig
+from mlops_tui.backends.kubernetes.apply import ServedKinds
+from mlops_tui.backends.kubernetes.apply import apply as apply_manifest
 from mlops_tui.backends.kubernetes.discovery import discover
 from mlops_tui.backends.kubernetes.gpu import GpuRequests
 from mlops_tui.backends.kubernetes.informer import Informer, collection_path
@@ -55,6 +57,7 @@ class _Connection:
         self.transport = transport
         self.version = version
         self.index = KindIndex(kinds)
+        self.served = ServedKinds(transport, kinds)  # manifests' apiVersion + kind → kind
         self.informers: dict[tuple[str, str, str], Informer] = {}
         self.gpu: GpuRequests | None = None
         self.nodes: dict[str, dict[str, Any]] = {}  # raw nodes, few, for the GPU join
@@ -225,6 +228,27 @@ class KubernetesBackend:
             obj.setdefault("kind", kind.kind)
             obj.setdefault("apiVersion", kind.api_version)
         return items
+
+    # -- Applier --------------------------------------------------------------------------
+    def kind_of(self, api_version: str, kind: str) -> KindInfo | None:
+        """From discovery; a group version not read yet costs one (blocking) request."""
+        return self.conn.served.kind_of(api_version, kind)
+
+    async def apply(self, manifest: dict[str, Any], *, namespace: str, field_manager: str,
+                    dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+        if self.readonly and not dry_run:
+            raise ReadOnlyError(f"read-only mode: apply of {manifest.get('kind')} "
+                                f"{(manifest.get('metadata') or {}).get('name')} refused")
+        conn = self.conn
+
+        def run() -> dict[str, Any]:
+            kind = conn.served.kind_of(str(manifest.get("apiVersion")), str(manifest.get("kind")))
+            if kind is None:
+                raise ConfigError(f"the cluster serves no kind {manifest.get('kind')} in "
+                                  f"{manifest.get('apiVersion')}")
+            return apply_manifest(conn.transport, kind, manifest, namespace=namespace,
+                                  field_manager=field_manager, dry_run=dry_run, force=force)
+        return await self._call(run)
 
     # -- Describer ------------------------------------------------------------------------
     async def describe(self, ref: ResourceRef) -> str:
