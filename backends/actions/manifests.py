@@ -48,26 +48,36 @@ def files_of(path: Path) -> list[Path]:
     Raises:
         ConfigError: it does not exist, or is a directory without manifest files.
     """
-    if path.is_dir():
-        found = sorted(p for p in path.iterdir()
-                       if p.suffix.lower() in SUFFIXES and p.is_file())
-        if not found:
-            raise ConfigError(f"{path}: no {', '.join(SUFFIXES)} files in this directory")
-        return found
-    if path.is_file():
-        return [path]
+    try:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in SUFFIXES and p.is_file())
+            if not found:
+                raise ConfigError(f"{path}: no {', '.join(SUFFIXES)} files in this directory")
+            return found
+        if path.is_file():
+            return [path]
+    except OSError as exc:  # permission denied, a name too long
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     raise ConfigError(f"{path}: no such file or directory")
 
 
-def load(path: Path) -> list[Manifest]:
-    """Every object in the manifest files at ``path``, checked (see :func:`check`).
+def load(path: str) -> list[Manifest]:
+    """Every object in the manifest files at ``path`` (``~`` expanded), checked (see
+    :func:`check`).
 
     Raises:
         ConfigError: a file cannot be read or parsed, or an object is malformed; the
             message names the file and the line.
     """
+    if "\0" in path:
+        raise ConfigError(f"{path!r}: a path cannot hold a NUL character")
+    try:
+        where = Path(path).expanduser()
+    except RuntimeError:  # ~someone who is not a user here
+        raise ConfigError(f"{path}: unknown user in ~") from None
     manifests: list[Manifest] = []
-    for file in files_of(path):
+    for file in files_of(where):
         for line, document in _documents(file):
             manifests += _expand(f"{file}:{line}", document)
     for manifest in manifests:

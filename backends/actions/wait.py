@@ -11,9 +11,9 @@ that changes; at the timeout it fails as a check with the last state.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from mlops_tui.backends.actions import events
 from mlops_tui.backends.actions.base import (
@@ -24,7 +24,13 @@ from mlops_tui.backends.actions.base import (
     ObjectRequest,
 )
 from mlops_tui.backends.actions.events import ActionEvent
-from mlops_tui.backends.actions.jsonpath import MAX_LENGTH, NotScalar, compile_path, scalar
+from mlops_tui.backends.actions.jsonpath import (
+    MAX_LENGTH,
+    NotScalar,
+    as_text,
+    compile_path,
+    scalar,
+)
 from mlops_tui.backends.errors import ConfigError, NotFound
 from mlops_tui.backends.kinds import rollout_for
 from mlops_tui.backends.models import ResourceRef
@@ -37,13 +43,18 @@ DEFAULT_TIMEOUT_S = 300.0
 Condition = Callable[[dict[str, Any] | None], Status]
 
 
+def _as_text(value: object) -> object:
+    """A number or true/false from YAML, compared as the text kubectl prints for it."""
+    return as_text(value) if isinstance(value, int | float | bool) else value
+
+
 class WaitRequest(ObjectRequest):
     # ``for`` is a Python keyword: the field is ``for_``, spelled ``for`` in scripts
     model_config = ConfigDict(populate_by_name=True)
 
     for_: Literal["rollout", "ready", "deleted"] | None = Field(default=None, alias="for")
     jsonpath: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
-    equals: str | None = None
+    equals: Annotated[str, BeforeValidator(_as_text)] | None = None  # 2 and "2" alike
     timeout: Duration = DEFAULT_TIMEOUT_S
 
     @model_validator(mode="after")

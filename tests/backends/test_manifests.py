@@ -17,7 +17,7 @@ CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
 def error_of(path: Path) -> str:
     with pytest.raises(ConfigError) as info:
-        load(path)
+        load(str(path))
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -32,7 +32,7 @@ def test_directory_files_in_name_order_with_documents_and_lists(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "deeper.yaml").write_text(CM.format(name="not-recursive"))
     (tmp_path / "empty.yaml").write_text("---\n---\n")
-    found = load(tmp_path)
+    found = load(str(tmp_path))
     assert [(m.name, m.source) for m in found] == [
         ("a", f"{tmp_path / 'a.yaml'}:3"),
         ("b1", f"{tmp_path / 'b.yml'}:1"),
@@ -96,6 +96,16 @@ def test_unreadable_paths(tmp_path, setup, problem):
     path = tmp_path / "thing"
     setup(path)
     assert problem in error_of(path)
+
+
+@pytest.mark.parametrize(("path", "problem"), [
+    ("a\0b", "a path cannot hold a NUL character"),
+    ("~no-such-user-here/x.yaml", "unknown user in ~"),
+    ("/" + "x" * 5000, "cannot read: File name too long"),
+])
+def test_impossible_paths(path, problem):
+    with pytest.raises(ConfigError, match=problem):
+        load(path)
 
 
 # -- the diff -----------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ def test_wait_takes_exactly_one_condition():
                                    "jsonpath": "{.status.replicas}", "equals": "2"})
     assert (request.jsonpath, request.equals, request.timeout) == ("{.status.replicas}", "2",
                                                                    90.0)
+    # YAML gives numbers and booleans: compared as kubectl prints them
+    for given, text in ((2, "2"), (True, "true"), (2.0, "2"), ("Running", "Running")):
+        assert Wait.model_validate({"kind": "po", "name": "p", "jsonpath": "{.a}",
+                                    "equals": given}).equals == text
     both = {"kind": "deploy", "name": "web", "for": "ready", "jsonpath": "{.a}"}
     assert "exactly one of 'for'" in problem(Wait, **both)
     assert "exactly one of 'for'" in problem(Wait, kind="deploy", name="web")
