@@ -18,7 +18,7 @@ from mlops_tui.tui.script.loader import Script, load_script
 from mlops_tui.tui.script.report import JsonReporter, Reporter, TextReporter
 from mlops_tui.tui.script.results import EXIT_OK, EXIT_USAGE
 from mlops_tui.tui.script.runner import RunOptions, run_script
-from mlops_tui.tui.script.settings import cluster_settings, script_metrics
+from mlops_tui.tui.script.settings import script_metrics
 
 EXIT_SIGINT = 128 + 2
 
@@ -49,7 +49,7 @@ def _main(args: argparse.Namespace, backend: str, base: BackendSettings) -> int:
         out.plan(script)
         return EXIT_OK
     try:
-        options = RunOptions(backend=backend, cluster=cluster_settings(base, script, args),
+        options = RunOptions(backend=backend, cluster=base,
                              metrics=script_metrics(script, args), junit=args.junit,
                              handle_signals=True)
     except BackendError as exc:

@@ -122,9 +122,15 @@ class _Checker:
         self.file, self.doc, self.env, self.actions = file, doc, env, actions
         self.problems: list[Problem] = []
         self.variables = Variables({}, env)
+        self.unresolved: list[str] = []  # fields whose ${...} failed: no second error there
 
     def fail_at(self, path: Path, message: str) -> None:
         self.problems.append(Problem(self.doc.line_of(path), field_name(path), message))
+
+    def add_validation(self, problems: list[Problem]) -> None:
+        """Add schema problems, except on (or around) a value whose ${...} did not resolve."""
+        self.problems += [p for p in problems if not any(
+            _related(p.field, bad) for bad in self.unresolved)]
 
     def script(self) -> Script:
         root = self.doc.value
@@ -154,7 +160,7 @@ class _Checker:
         try:
             return _VARS.validate_python(raw)
         except ValidationError as exc:
-            self.problems += validation_problems(exc, ScriptHeader, ("vars",), self.doc)
+            self.add_validation(validation_problems(exc, ScriptHeader, ("vars",), self.doc))
             if isinstance(raw, dict):  # still mask what looks secret in the messages
                 self.variables = Variables({k: v for k, v in raw.items() if isinstance(k, str)
                                             and isinstance(v, str)}, self.env)
@@ -166,6 +172,7 @@ class _Checker:
                 return self.variables.substitute(value)
             except VariableError as exc:
                 self.fail_at(path, str(exc))
+                self.unresolved.append(field_name(path))
                 return value
         if isinstance(value, dict):
             return {k: self._substitute(v, (*path, k)) for k, v in value.items()}
@@ -177,7 +184,7 @@ class _Checker:
         try:
             return ScriptHeader.model_validate(resolved)
         except ValidationError as exc:
-            self.problems += validation_problems(exc, ScriptHeader, (), self.doc)
+            self.add_validation(validation_problems(exc, ScriptHeader, (), self.doc))
         try:  # the steps can still be checked when only the header is wrong
             steps = resolved.get("steps")
             return ScriptHeader(steps=steps) if isinstance(steps, list) and steps else None
@@ -212,7 +219,7 @@ class _Checker:
         try:
             return StepOptions.model_validate(raw)
         except ValidationError as exc:
-            self.problems += validation_problems(exc, StepOptions, path, self.doc)
+            self.add_validation(validation_problems(exc, StepOptions, path, self.doc))
             return None
 
     def _request(self, spec: ActionSpec, args: Any, path: Path) -> Request | None:
@@ -223,7 +230,7 @@ class _Checker:
         try:
             return spec.request.model_validate(args)
         except ValidationError as exc:
-            self.problems += validation_problems(exc, spec.request, path, self.doc)
+            self.add_validation(validation_problems(exc, spec.request, path, self.doc))
         except Exception as exc:  # a request model's own validator misbehaving: no traceback
             log.exception("request model of %s raised", spec.name)
             self.fail_at(path, f"invalid arguments: {exc}")
@@ -240,6 +247,12 @@ class _Checker:
         close = difflib.get_close_matches(action, list(self.actions), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"unknown action; {hint}known actions: {', '.join(sorted(self.actions))}"
+
+
+def _related(field: str, other: str) -> bool:
+    """One field is the other or lies inside it (``steps[0].get`` and ``steps[0].get.x``)."""
+    short, long = sorted((field, other), key=len)
+    return long == short or long.startswith(short) and long[len(short)] in ".["
 
 
 def _default_name(action: str, args: dict[str, Any]) -> str:

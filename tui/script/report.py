@@ -55,8 +55,8 @@ class TextReporter:
         self._ticker: asyncio.Task | None = None
 
     def _pick_marks(self) -> dict[Status, str]:
-        try:
-            "✓✗".encode(self.out.encoding or "ascii")
+        try:  # a C-locale terminal or a log file in latin-1 gets words instead
+            "✓✗".encode(getattr(self.out, "encoding", None) or "utf-8")
             ok, bad = "✓", "✗"
         except (UnicodeEncodeError, LookupError):
             ok, bad = "ok", "FAIL"

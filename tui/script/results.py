@@ -17,6 +17,7 @@ from mlops_tui.tui.script.loader import Step
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 OUTPUT_KEPT = 200  # last output lines of a step kept for the JUnit report
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # no UTF-8 form: strict JSON readers refuse them
 
 
 class Status(StrEnum):
@@ -49,10 +50,12 @@ class StepResult:
 
 def plain(value: Any, depth: int = 0) -> Any:
     """``value`` as JSON-ready data: dataclasses, enums, dates, sets and bytes converted,
-    non-finite floats as null, anything unknown as its ``str``."""
+    non-finite floats as null, lone surrogates as U+FFFD, anything unknown as its ``str``."""
     if depth > 64:
         return str(value)
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None

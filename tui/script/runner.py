@@ -20,7 +20,7 @@ import signal
 import time
 from collections import deque
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlops_tui.backends import registry
 from mlops_tui.backends.actions import ActionContext, ActionEvent, EventKind, Failure, execute
@@ -46,7 +46,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @dataclass
 class RunOptions:
-    """How to reach the cluster. The CLI fills it from flags and the script's header."""
+    """How to reach the cluster. ``cluster`` holds the CLI's flags: its context and
+    namespace win over the script's, which apply where it names none."""
 
     backend: str = "kubernetes"
     cluster: BackendSettings = field(default_factory=BackendSettings)
@@ -245,7 +246,8 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
     try:
         try:
             if backend is None:
-                backend = registry.create(options.backend, options.cluster)
+                backend = registry.create(options.backend, _with_header(options.cluster,
+                                                                        run.script))
             info = await run.interrupt.run(backend.connect())
         except BackendError as exc:
             run.out.error(f"error: {exc}")
@@ -256,10 +258,17 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
             return run.exit_code()
         source = options.metrics_source or ("demo" if backend.name == "demo" else "prometheus")
         metrics = _Metrics(source, options.metrics, backend)
-        await run.steps(ActionContext(backend, info.namespace, metrics=metrics.get))
+        namespace = options.cluster.namespace or run.script.namespace or info.namespace
+        await run.steps(ActionContext(backend, namespace, metrics=metrics.get))
         return run.exit_code()
     finally:
         await _close(backend if options.backend_instance is None else None, metrics)
+
+
+def _with_header(settings: BackendSettings, script: Script) -> BackendSettings:
+    """The script's context and namespace, where the settings (the CLI's flags) name none."""
+    return replace(settings, context=settings.context or script.context,
+                   namespace=settings.namespace or script.namespace)
 
 
 def _write_junit(run: _Run, elapsed: float, started: float) -> bool:

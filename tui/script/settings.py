@@ -1,7 +1,7 @@
-"""Where a script connects: the CLI's flags win over the script's header, which wins over
-the environment and the config file.
+"""Where a script reads metrics: the CLI's flags win over the script's header, which wins
+over the environment and the config file. (``context`` and ``namespace`` in the file apply
+unless ``--context`` / ``-n`` are given: see the runner.)
 
-``context`` and ``namespace`` in the file apply unless ``--context`` / ``-n`` are given.
 The file's ``prometheus`` section fills what no ``--prometheus-*`` flag set, and overrides
 ``MLOPS_TUI_PROMETHEUS_*`` and the config file (the script is the more specific of them).
 """
@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mlops_tui.backends.errors import ConfigError
-from mlops_tui.backends.models import BackendSettings, MetricsSettings
+from mlops_tui.backends.models import MetricsSettings
 from mlops_tui.tui.config import metrics_settings
 from mlops_tui.tui.script.loader import Script
 
@@ -23,12 +23,6 @@ _FLAG_OF = {"url": "prometheus_url", "bearer_token_file": "prometheus_token_file
             "insecure_skip_tls_verify": "prometheus_insecure_skip_tls_verify"}
 _NO_FLAGS = {**dict.fromkeys(_FLAG_OF.values()), "prometheus_insecure_skip_tls_verify": False,
              "request_timeout": 10.0}
-
-
-def cluster_settings(base: BackendSettings, script: Script, args: argparse.Namespace
-                     ) -> BackendSettings:
-    return replace(base, context=args.context or script.context or base.context,
-                   namespace=args.namespace or script.namespace or base.namespace)
 
 
 def script_metrics(script: Script, args: argparse.Namespace | None = None,

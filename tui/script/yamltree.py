@@ -89,11 +89,19 @@ class _TooDeep(Exception):
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader with a bound on nesting, checked before the composer recurses."""
+    """The safe loader with a bound on nesting, checked in the scanner (flow collections)
+    and before the composer recurses (block collections)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # The scanner looks ahead across every open '[' / '{' (each may start a key), so
+        # deep flow nesting costs O(depth^2) before the composer sees a node: stop it here.
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooDeep(self.get_mark().line + 1)
+        super().fetch_flow_collection_start(token_class)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         self._depth += 1
