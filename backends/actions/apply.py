@@ -41,6 +41,8 @@ from mlops_tui.backends.protocols import Applier, ObjectReader
 
 # The API server's own limit on a field manager's name.
 FIELD_MANAGER_MAX = 128
+# Dry runs repeated at most this often while the object keeps changing under the diff.
+PREVIEW_TRIES = 3
 
 
 class ApplyRequest(Request):
@@ -119,6 +121,36 @@ async def _apply(applier: Applier, target: Target, field_manager: str, *, dry_ru
                           data=done) from None
 
 
+def _version(obj: dict[str, Any] | None) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion") if obj else None
+
+
+async def _live(reader: ObjectReader, ref: ResourceRef) -> dict[str, Any] | None:
+    try:
+        return await reader.get_object(ref)
+    except NotFound:
+        return None
+
+
+async def _preview(applier: Applier, reader: ObjectReader, target: Target, field_manager: str,
+                   force: bool, done: list[dict[str, Any]]
+                   ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the live object, the dry-run answer) for the same version of the object.
+
+    A dry run answers with the resourceVersion it started from; when a controller wrote
+    the object between the read and the dry run (a Deployment's status right after it was
+    created), the diff would show that write as a change, so the live object is read again.
+    """
+    live = await _live(reader, target.ref)
+    for _ in range(PREVIEW_TRIES):
+        merged = await _apply(applier, target, field_manager, dry_run=True, force=force,
+                              done=done)
+        if _version(merged) == _version(live):
+            break
+        live = await _live(reader, target.ref)
+    return live, merged
+
+
 async def run_apply(ctx: ActionContext, req: ApplyRequest) -> AsyncIterator[ActionEvent]:
     applier: Applier = ctx.capability(Applier, "apply manifests")
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
@@ -130,12 +162,7 @@ async def run_apply(ctx: ActionContext, req: ApplyRequest) -> AsyncIterator[Acti
     field_manager = req.field_manager or ctx.field_manager
     done: list[dict[str, Any]] = []
     for index, target in enumerate(targets):
-        try:
-            live: dict[str, Any] | None = await reader.get_object(target.ref)
-        except NotFound:
-            live = None
-        merged = await _apply(applier, target, field_manager, dry_run=True, force=req.force,
-                              done=done)
+        live, merged = await _preview(applier, reader, target, field_manager, req.force, done)
         if req.diff:
             for line in diff.diff_lines(live, merged, target.label):
                 yield events.output(line)

@@ -150,6 +150,23 @@ def test_apply_directory_creates_then_is_unchanged_then_configures(
     assert apps(admin_api).read_namespaced_deployment("web", fresh_namespace).spec.replicas == 3
 
 
+def test_diff_ignores_what_a_controller_writes_meanwhile(make_backend, fresh_namespace,
+                                                        tmp_path):
+    # right after a Deployment is created its controller writes status and a revision
+    # annotation; an apply at that moment must diff only what the manifest changes
+    backend = make_backend()
+    path = tmp_path / "web.yaml"
+    for name in ("web-1", "web-2", "web-3"):
+        write(path, deployment(name, replicas=2))
+        run(backend, "apply", fresh_namespace, path=str(path))
+        write(path, deployment(name, replicas=3))
+        events = run(backend, "apply", fresh_namespace, path=str(path))
+        changed = [line for line in lines(events)
+                   if line.startswith(("-", "+")) and not line.startswith(("---", "+++"))]
+        assert changed == ["-  replicas: 2", "+  replicas: 3"]
+        assert last(events).data[0]["result"] == "configured"
+
+
 def test_dry_run_validates_and_diffs_but_changes_nothing(
         make_backend, fresh_namespace, manifests, admin_api):
     backend = make_backend()
