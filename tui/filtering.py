@@ -22,6 +22,7 @@ user sees while still typing. A malformed selector matches no row and sets ``err
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -136,10 +137,18 @@ class FilterSpec:
 
     def _compile(self) -> re.Pattern[str]:
         if self.kind == "fuzzy":
-            return re.compile(self.pattern)  # made from lowered text already
+            return _quiet_compile(self.pattern)  # made from lowered text already
         if self.folds:
-            return re.compile(self.pattern.lower())
-        return re.compile(self.pattern, re.IGNORECASE)
+            return _quiet_compile(self.pattern.lower())
+        return _quiet_compile(self.pattern, re.IGNORECASE)
+
+
+def _quiet_compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile`` without its FutureWarnings ("possible nested set" for ``[[``): a
+    warning printed on the terminal under a running TUI garbles the screen."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return re.compile(pattern, flags)
 
 
 def _fold_pattern(pattern: str) -> str | None:
@@ -148,7 +157,7 @@ def _fold_pattern(pattern: str) -> str | None:
         return None
     folded = pattern.lower()
     try:
-        re.compile(folded)
+        _quiet_compile(folded)
     except (re.error, RecursionError, OverflowError):
         return None
     return folded
@@ -178,7 +187,7 @@ def parse_filter(text: str) -> FilterSpec:
     if not _REGEX_META.intersection(body):
         return FilterSpec(text, "literal", inverse, body)
     try:
-        re.compile(body, re.IGNORECASE)
+        _quiet_compile(body, re.IGNORECASE)
     except (re.error, RecursionError, OverflowError) as exc:
         error = f"invalid regex: {exc} (matching it as plain text)"
         return FilterSpec(text, "literal", inverse, body, error=error)
