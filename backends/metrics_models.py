@@ -2,6 +2,8 @@
 
 Frozen values, no I/O, no UI toolkit. A screen asks its source for one
 :class:`MetricsSnapshot` per refresh; the snapshot holds every panel's numbers and series.
+Which parts a screen has (:data:`PARTS`) is decided here, for every source alike: the
+Prometheus query library and the demo both follow it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,41 @@ class Screen(StrEnum):
     GPU = "gpu"  # per-GPU table and GPU plots
     MODELS = "models"  # per-model Triton table and latency/throughput plots
     PULSE = "pulse"  # a bit of both, cluster-wide
+
+
+# The plotted series, by name; the dashboard draws one plot per name.
+GPU_UTIL_SERIES = "gpu_util_range"  # utilization per GPU, percent
+THROUGHPUT_SERIES = "triton_throughput_range"  # successful requests/s per model
+LATENCY_SERIES = "triton_latency_range"  # average latency per model, ms
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenParts:
+    """What one screen shows: which tables, and which plots (series names)."""
+
+    gpus: bool = False  # the per-GPU table and its summary line
+    nodes: bool = False  # node-exporter CPU and memory under the GPU table
+    models: bool = False  # the per-model Triton table
+    series: tuple[str, ...] = ()
+
+
+PARTS: dict[Screen, ScreenParts] = {
+    Screen.GPU: ScreenParts(gpus=True, nodes=True, series=(GPU_UTIL_SERIES,)),
+    Screen.MODELS: ScreenParts(models=True, series=(THROUGHPUT_SERIES, LATENCY_SERIES)),
+    Screen.PULSE: ScreenParts(gpus=True, models=True, series=(THROUGHPUT_SERIES,)),
+}
+
+NO_GPU_SERIES = "no DCGM exporter series (DCGM_FI_DEV_*) found"
+NO_MODEL_SERIES = "no Triton series (nv_inference_*) found"
+
+
+def empty_notes(screen: Screen, *, gpus: bool, models: bool) -> tuple[str, ...]:
+    """The "no data" notes of ``screen`` when its GPU or model table has nothing to show
+    (``gpus`` / ``models``: whether there is something, or an error said instead)."""
+    parts = PARTS[screen]
+    return tuple(note for shown, something, note in ((parts.gpus, gpus, NO_GPU_SERIES),
+                                                     (parts.models, models, NO_MODEL_SERIES))
+                 if shown and not something)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,5 +183,14 @@ class MetricsSnapshot:
     models: tuple[ModelStat, ...] = ()
     nodes: tuple[NodeStat, ...] = ()
     series: dict[str, tuple[Series, ...]] = field(default_factory=dict)
-    queries: int = 0  # how many queries this refresh cost
-    notes: tuple[str, ...] = ()  # e.g. "no DCGM exporter series found"
+    queries: int | None = None  # queries this refresh sent; None: a source that sends none
+    notes: tuple[str, ...] = ()  # "no data" facts, e.g. "no DCGM exporter series found"
+    errors: tuple[str, ...] = ()  # queries that failed ("gpu_util: bad query ..."): not data
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One series of an instant query's answer: its labels and its value now."""
+
+    labels: dict[str, str]
+    value: float  # may be NaN or ±Inf, as PromQL computes them

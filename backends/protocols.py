@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
+from mlops_tui.backends.metrics_models import MetricsSnapshot, Sample, Screen, Window
 from mlops_tui.backends.models import (
     CacheChanges,
     CacheState,
@@ -235,9 +235,15 @@ class MetricsSource(Protocol):
             pods: narrow the model panels to pods whose name starts with this (a
                 deployment's pods).
 
+        Returns:
+            The panels' values. A query the metrics system answered with an error (a bad
+            query, a timeout) is listed in ``errors``, never shown as "no data" in
+            ``notes``; the other panels still come back.
+
         Raises:
             ConnectionFailed, Unauthorized, Forbidden: the metrics system is unreachable or
                 refuses; the caller keeps its last good snapshot and marks it stale.
+            ConfigError: what answered is not a metrics system (not JSON, the wrong shape).
         """
         ...
 
@@ -246,6 +252,27 @@ class MetricsSource(Protocol):
         ...
 
     async def close(self) -> None:
+        ...
+
+
+@runtime_checkable
+class MetricsQuery(Protocol):
+    """Instant PromQL queries (script checks such as ``assert_metric``). Only a source that
+    really asks a metrics system has it: the demo, which has no PromQL, does not."""
+
+    async def instant(self, query: str) -> list[Sample]:
+        """Evaluate ``query`` now.
+
+        Returns:
+            One :class:`Sample` per series of the answer (a scalar: one with no labels);
+            an empty list when nothing matched.
+
+        Raises:
+            Invalid: the query was rejected (bad PromQL, or it cannot be evaluated).
+            ConnectionFailed: unreachable, timed out, or the server failed (5xx).
+            Unauthorized, Forbidden: the credentials were refused.
+            ConfigError: what answered is not a metrics system.
+        """
         ...
 
 

@@ -30,6 +30,10 @@ from mlops_tui.backends.demo.gpu_layout import (
 from mlops_tui.backends.demo.world import World
 from mlops_tui.backends.errors import ConnectionFailed
 from mlops_tui.backends.metrics_models import (
+    GPU_UTIL_SERIES,
+    LATENCY_SERIES,
+    PARTS,
+    THROUGHPUT_SERIES,
     GpuStat,
     MetricsSnapshot,
     ModelStat,
@@ -37,10 +41,10 @@ from mlops_tui.backends.metrics_models import (
     Screen,
     Series,
     Window,
+    empty_notes,
     gpu_order,
 )
 from mlops_tui.backends.models import MetricsSettings
-from mlops_tui.backends.prometheus.queries import SCREENS
 
 FAULTY_GPU = ("gpu-h100-1", "5")  # runs hot and logged an XID error
 FAULTY_XID = 79.0  # "GPU has fallen off the bus"
@@ -219,28 +223,36 @@ def times(window: Window, now: float) -> list[float]:
 
 
 def gpu_series(seed: int, slots: tuple[GpuSlot, ...], ts: list[float]) -> tuple[Series, ...]:
-    return tuple(sorted((Series("gpu_util_range", f"{s.node}/{s.gpu}",
+    return tuple(sorted((Series(GPU_UTIL_SERIES, f"{s.node}/{s.gpu}",
                                 tuple((t, gpu_util(seed, s, t)) for t in ts)) for s in slots),
                         key=lambda s: s.label))
 
 
-def model_series(seed: int, pods: tuple[ModelPod, ...], ts: list[float],
-                 what: str) -> tuple[Series, ...]:
-    """Per model: "triton_throughput_range" (rps) or "triton_latency_range" (ms), with
-    points only from when the model started serving."""
+def model_throughput(seed: int, app: str, t: float) -> float:
+    """A model's successful requests/s over all its servers."""
+    return round(load_for(app, seed).rps * traffic(seed, app, t), 2)
+
+
+def model_series(seed: int, pods: tuple[ModelPod, ...], ts: list[float], name: str,
+                 value: Callable[[int, str, float], float]) -> tuple[Series, ...]:
+    """Per model: ``value(seed, app, t)`` at each instant from when it started serving."""
     models: dict[str, tuple[str, float]] = {}
     for p in pods:
         app, since = models.get(p.model, (p.app, p.since))
         models[p.model] = (app, min(since, p.since))
-    lines = []
-    for model, (app, since) in sorted(models.items()):
-        if what == "triton_throughput_range":
-            rps = load_for(app, seed).rps
-            points = tuple((t, round(rps * traffic(seed, app, t), 2)) for t in ts if t >= since)
-        else:
-            points = tuple((t, round(model_latency(seed, app, t), 2)) for t in ts if t >= since)
-        lines.append(Series(what, model, points))
-    return tuple(lines)
+    return tuple(Series(name, model, tuple((t, value(seed, app, t)) for t in ts if t >= since))
+                 for model, (app, since) in sorted(models.items()))
+
+
+# Each plotted series (metrics_models.PARTS names them) from (seed, GPUs, models, instants).
+SERIES: dict[str, Callable[[int, tuple[GpuSlot, ...], tuple[ModelPod, ...], list[float]],
+                           tuple[Series, ...]]] = {
+    GPU_UTIL_SERIES: lambda seed, slots, pods, ts: gpu_series(seed, slots, ts),
+    THROUGHPUT_SERIES: lambda seed, slots, pods, ts: model_series(
+        seed, pods, ts, THROUGHPUT_SERIES, model_throughput),
+    LATENCY_SERIES: lambda seed, slots, pods, ts: model_series(
+        seed, pods, ts, LATENCY_SERIES, lambda s, app, t: round(model_latency(s, app, t), 2)),
+}
 
 
 # -- the source -----------------------------------------------------------------------------
@@ -267,7 +279,6 @@ class DemoMetricsSource:
         self._allocator: tuple[World, Allocator] | None = None
         self._fixed: Layout | None = None
         self._failing = False
-        self.queries_sent = 0
 
     def describe(self) -> str:
         return "demo metrics (simulated)"
@@ -308,32 +319,17 @@ class DemoMetricsSource:
         pods = tuple(p for p in layout.models if (not model or p.model == model)
                      and (not prefix or p.pod.startswith(prefix)))
         ts = times(window, now)
-        gpus: tuple[GpuStat, ...] = ()
-        models: tuple[ModelStat, ...] = ()
-        nodes: tuple[NodeStat, ...] = ()
-        series: dict[str, tuple[Series, ...]] = {}
-        if screen in (Screen.GPU, Screen.PULSE):
-            gpus = gpu_stats(seed, slots, now)
-        if screen is Screen.GPU:
-            nodes = node_stats(seed, layout, now)  # like node-exporter: not narrowed
-            series["gpu_util_range"] = gpu_series(seed, slots, ts)
-        if screen in (Screen.MODELS, Screen.PULSE):
-            models = model_stats(seed, pods, now)
-            series["triton_throughput_range"] = model_series(seed, pods, ts,
-                                                             "triton_throughput_range")
-        if screen is Screen.MODELS:
-            series["triton_latency_range"] = model_series(seed, pods, ts,
-                                                          "triton_latency_range")
-        notes = []
-        if screen in (Screen.GPU, Screen.PULSE) and not gpus:
-            notes.append("no DCGM exporter series (DCGM_FI_DEV_*) found")
-        if screen in (Screen.MODELS, Screen.PULSE) and not models:
-            notes.append("no Triton series (nv_inference_*) found")
-        count = len(SCREENS[screen])
-        self.queries_sent += count
+        parts = PARTS[screen]
+        gpus = gpu_stats(seed, slots, now) if parts.gpus else ()
+        models = model_stats(seed, pods, now) if parts.models else ()
+        # like node-exporter: not narrowed to the node
+        nodes = node_stats(seed, layout, now) if parts.nodes else ()
+        series = {name: SERIES[name](seed, slots, pods, ts) for name in parts.series}
+        # queries=None: the demo sends none, and reports no count it did not spend
         return MetricsSnapshot(screen=screen, window=window, taken_at=now, gpus=gpus,
-                               models=models, nodes=nodes, series=series, queries=count,
-                               notes=tuple(notes))
+                               models=models, nodes=nodes, series=series, queries=None,
+                               notes=empty_notes(screen, gpus=bool(gpus),
+                                                 models=bool(models)))
 
 
 async def create_source(settings: MetricsSettings, cluster: object = None) -> DemoMetricsSource:

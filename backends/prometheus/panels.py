@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mlops_tui.backends.metrics_models import (
+    PARTS,
     GpuStat,
     MetricsSnapshot,
     ModelStat,
@@ -19,6 +20,7 @@ from mlops_tui.backends.metrics_models import (
     Screen,
     Series,
     Window,
+    empty_notes,
     gpu_order,
 )
 from mlops_tui.backends.prometheus.queries import Query
@@ -89,8 +91,9 @@ def build_gpus(results: dict[str, Result]) -> tuple[GpuStat, ...]:
                       {})
         value, source = util.get(key, ({}, None))[1], "util"
         engine_value = engine.get(key, ({}, None))[1]
-        # MIG instances report no GPU_UTIL (or 0): the engine-active ratio is the truth there
-        if (value is None or value == 0) and engine_value is not None:
+        # MIG instances report no GPU_UTIL (or 0): the engine-active ratio is the truth
+        # there. A whole GPU that reads 0 on both is idle, not a MIG fallback.
+        if engine_value is not None and (value is None or (value == 0 and engine_value > 0)):
             value, source = engine_value, "engine"
 
         def get(name: str, key=key) -> float | None:
@@ -179,19 +182,18 @@ def build_series(results: dict[str, Result], names: Iterable[str]) -> dict[str, 
 
 
 def build(screen: Screen, window: Window, now: float, results: dict[str, Result],
-          query_count: int) -> MetricsSnapshot:
-    from mlops_tui.backends.prometheus.queries import SCREENS
-
-    range_names = [q.name for q in SCREENS[screen] if q.range]
-    gpus = build_gpus(results) if any(n.startswith("gpu_") for n in results) else ()
-    models = build_models(results) if any(n.startswith("triton_") for n in results) else ()
-    nodes = build_nodes(results)
-    notes = []
-    if screen in (Screen.GPU, Screen.PULSE) and not gpus:
-        notes.append("no DCGM exporter series (DCGM_FI_DEV_*) found")
-    if screen in (Screen.MODELS, Screen.PULSE) and not models:
-        notes.append("no Triton series (nv_inference_*) found")
+          query_count: int | None, errors: dict[str, str] | None = None) -> MetricsSnapshot:
+    """The snapshot of ``screen`` from the answers by query name. ``errors``: the queries
+    Prometheus answered with an error; a table fed by one of them is not "no data"."""
+    errors = errors or {}
+    parts = PARTS[screen]
+    gpus = build_gpus(results) if parts.gpus else ()
+    models = build_models(results) if parts.models else ()
+    nodes = build_nodes(results) if parts.nodes else ()
+    notes = empty_notes(screen, gpus=bool(gpus) or any(n.startswith("gpu_") for n in errors),
+                        models=bool(models) or any(n.startswith("triton_") for n in errors))
     return MetricsSnapshot(screen=screen, window=window, taken_at=now, gpus=gpus,
                            models=models, nodes=nodes,
-                           series=build_series(results, range_names), queries=query_count,
-                           notes=tuple(notes))
+                           series=build_series(results, parts.series), queries=query_count,
+                           notes=notes,
+                           errors=tuple(f"{name}: {text}" for name, text in errors.items()))

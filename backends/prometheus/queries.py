@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops_tui.backends.metrics_models import Screen
+from mlops_tui.backends.metrics_models import (
+    GPU_UTIL_SERIES,
+    LATENCY_SERIES,
+    PARTS,
+    THROUGHPUT_SERIES,
+    Screen,
+    ScreenParts,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,7 @@ GPU = (
     Query("gpu_power", "DCGM_FI_DEV_POWER_USAGE{sel}", "Power draw, W."),
     Query("gpu_temp", "DCGM_FI_DEV_GPU_TEMP{sel}", "GPU temperature, °C."),
     Query("gpu_xid", "DCGM_FI_DEV_XID_ERRORS{sel}", "Last XID error code (0: none)."),
-    Query("gpu_util_range",
+    Query(GPU_UTIL_SERIES,
           "avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL{sel})",
           "Utilization per GPU over the window (plot).", range=True),
 )
@@ -84,10 +91,10 @@ TRITON = (
           f"histogram_quantile(0.95, sum by ({_TRITON_BY}, le) "
           f"(rate(nv_inference_request_duration_us_bucket{{sel}}[{{r}}]))) / 1000",
           "p95 latency, ms, from a request-duration histogram where one is exported."),
-    Query("triton_throughput_range",
+    Query(THROUGHPUT_SERIES,
           "sum by (model) (rate(nv_inference_request_success{sel}[{r}]))",
           "Throughput per model over the window (plot).", range=True),
-    Query("triton_latency_range",
+    Query(LATENCY_SERIES,
           "sum by (model) (rate(nv_inference_request_duration_us{sel}[{r}])) / "
           "sum by (model) (rate(nv_inference_request_success{sel}[{r}])) / 1000",
           "Average latency per model over the window, ms (plot).", range=True),
@@ -105,12 +112,24 @@ NODE = (
 
 BY_NAME: dict[str, Query] = {q.name: q for q in (*GPU, *TRITON, *NODE)}
 
+# The cluster-wide pulse asks only for the model columns it leads with.
+_PULSE_MODEL_COLUMNS = ("triton_success_rate", "triton_failure_rate", "triton_avg_latency",
+                        "triton_quantiles", "triton_pending")
+
+
+def _batch(parts: ScreenParts, model_queries: tuple[Query, ...]) -> tuple[Query, ...]:
+    """The queries behind a screen's parts (metrics_models.PARTS): its tables' instant
+    queries, and one range query per plotted series (named as the series)."""
+    tables = ((q for q in GPU if not q.range) if parts.gpus else (),
+              NODE if parts.nodes else (), model_queries if parts.models else ())
+    return tuple(q for group in tables for q in group) + tuple(
+        BY_NAME[name] for name in parts.series)
+
+
 # What one refresh of each screen runs: a single batch, issued concurrently.
 SCREENS: dict[Screen, tuple[Query, ...]] = {
-    Screen.GPU: GPU + NODE,
-    Screen.MODELS: TRITON,
-    Screen.PULSE: tuple(q for q in GPU if not q.range) + tuple(
-        q for q in TRITON if q.name in ("triton_success_rate", "triton_failure_rate",
-                                        "triton_avg_latency", "triton_quantiles",
-                                        "triton_pending", "triton_throughput_range")),
+    Screen.GPU: _batch(PARTS[Screen.GPU], ()),
+    Screen.MODELS: _batch(PARTS[Screen.MODELS], tuple(q for q in TRITON if not q.range)),
+    Screen.PULSE: _batch(PARTS[Screen.PULSE],
+                         tuple(BY_NAME[name] for name in _PULSE_MODEL_COLUMNS)),
 }

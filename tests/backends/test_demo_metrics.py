@@ -5,6 +5,9 @@ Frozen sources with an injected clock are deterministic, so these tests assert e
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from mlops_tui.backends.demo import DemoBackend
@@ -12,8 +15,7 @@ from mlops_tui.backends.demo.metrics import DemoMetricsSource, create_source
 from mlops_tui.backends.errors import ConnectionFailed
 from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
 from mlops_tui.backends.models import MetricsSettings, ResourceRef
-from mlops_tui.backends.prometheus.queries import SCREENS
-from mlops_tui.backends.protocols import MetricsSource
+from mlops_tui.backends.protocols import MetricsQuery, MetricsSource
 from mlops_tui.backends.registry import create_metrics
 from mlops_tui.backends.render._common import pod_gpu_request
 
@@ -60,6 +62,18 @@ async def test_satisfies_protocol_and_describes_itself(source):
     assert isinstance(DemoMetricsSource(), MetricsSource)
 
 
+async def test_has_no_promql_so_offers_none(source):
+    assert not isinstance(source, MetricsQuery)  # assert_metric refuses it, never guesses
+
+
+def test_needs_nothing_from_the_prometheus_package():
+    code = ("import sys, mlops_tui.backends.demo.metrics; "
+            "print(sorted(m for m in sys.modules if 'prometheus' in m))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
 async def test_registry_loads_demo_source_bound_to_backend(backend, source):
     snap = await source.snapshot(Screen.GPU, Window.M5)
     assert snap.taken_at == NOW
@@ -75,14 +89,20 @@ async def test_without_demo_backend_uses_fixed_layout():
 
 
 # -- screens ----------------------------------------------------------------------------------
+# the plots each screen shows, written out: the dashboard draws exactly these
+PLOTTED = {Screen.GPU: {"gpu_util_range"},
+           Screen.MODELS: {"triton_throughput_range", "triton_latency_range"},
+           Screen.PULSE: {"triton_throughput_range"}}
+
+
 @pytest.mark.parametrize("screen", list(Screen))
 async def test_screens_return_their_parts(any_source, screen):
     snap = await any_source.snapshot(screen, Window.M15)
     assert isinstance(snap, MetricsSnapshot)
     assert snap.screen is screen and snap.window is Window.M15
-    assert snap.queries == len(SCREENS[screen])
-    expected_series = {q.name for q in SCREENS[screen] if q.range}
-    assert set(snap.series) == expected_series
+    assert snap.queries is None  # the demo sends no query, and claims none
+    assert snap.errors == ()
+    assert set(snap.series) == PLOTTED[screen]
     if screen is Screen.GPU:
         assert snap.gpus and snap.nodes and not snap.models
         assert len(snap.series["gpu_util_range"]) == len(snap.gpus)

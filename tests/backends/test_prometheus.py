@@ -5,7 +5,9 @@ part: there is no GPU here). Range queries run over history backfilled with prom
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 
 import pytest
 
@@ -13,7 +15,7 @@ from mlops_tui.backends.errors import ConnectionFailed
 from mlops_tui.backends.metrics_models import Screen, Window
 from mlops_tui.backends.models import MetricsSettings
 from mlops_tui.backends.prometheus import PrometheusSource
-from mlops_tui.backends.prometheus.queries import BY_NAME, SCREENS
+from mlops_tui.backends.prometheus.queries import BY_NAME
 from tests.servers.dcgm import TRITON_NAMESPACE, TRITON_POD, UUID_BUSY, UUID_IDLE
 from tests.servers.prometheus import PrometheusServer
 
@@ -22,6 +24,26 @@ SETTINGS = MetricsSettings(rate_window="15s", timeout=5)
 
 def snapshot(source: PrometheusSource, screen: Screen, **kwargs):
     return asyncio.run(source.snapshot(screen, kwargs.pop("window", Window.M5), **kwargs))
+
+
+def served(server: PrometheusServer) -> dict[str, float]:
+    """How many instant and range queries the real Prometheus has answered, from its own
+    ``prometheus_http_requests_total``: a count independent of the source's."""
+    text = urllib.request.urlopen(f"{server.url}/metrics", timeout=5).read().decode()
+    counts = {"query": 0.0, "query_range": 0.0}
+    for line in text.splitlines():
+        found = re.match(r'prometheus_http_requests_total\{.*handler="/api/v1/(query|query_range)"'
+                         r'.*\} (\S+)$', line)
+        if found:
+            counts[found.group(1)] += float(found.group(2))
+    return counts
+
+
+def sent_during(server: PrometheusServer, action) -> tuple[object, dict[str, float]]:
+    before = served(server)
+    result = action()
+    after = served(server)
+    return result, {k: after[k] - before[k] for k in after}
 
 
 @pytest.fixture
@@ -37,9 +59,11 @@ def test_every_library_query_is_valid_promql(prometheus_server):
         prometheus_server.query(query.render("", "15s"))
 
 
-def test_gpu_panel_reads_dcgm_series(source, dcgm_exporter):
-    snap = snapshot(source, Screen.GPU)
-    assert snap.queries == len(SCREENS[Screen.GPU]) and not snap.notes
+def test_gpu_panel_reads_dcgm_series(source, dcgm_exporter, prometheus_server):
+    snap, sent = sent_during(prometheus_server, lambda: snapshot(source, Screen.GPU))
+    # 7 GPU and 2 node instant queries, 1 plot: what the server says it answered
+    assert sent == {"query": 9, "query_range": 1} and snap.queries == 10
+    assert not snap.notes and not snap.errors
     gpus = {(g.node, g.gpu): g for g in snap.gpus}
     busy = gpus[("gpu-node-1", "0")]
     assert busy.util == 87 and busy.util_source == "util" and busy.uuid == UUID_BUSY
@@ -115,16 +139,22 @@ def test_models_panel_from_real_inference(source, triton_server, prometheus_serv
     assert not snapshot(source, Screen.MODELS, pods="other-").models
 
 
-def test_pulse_is_one_batch_and_reuses_an_unchanged_window(prometheus_server):
+def test_pulse_is_one_batch_and_reuses_an_unchanged_window(prometheus_server, triton_server):
+    triton_server.infer("bert", count=5)
+    prometheus_server.wait_for(
+        'sum(rate(nv_inference_request_success{model="bert"}[15s])) > 0', timeout=20)
     now = time.time()
     source = PrometheusSource(prometheus_server.url, SETTINGS, clock=lambda: now)
     try:
-        snap = snapshot(source, Screen.PULSE)
-        assert snap.queries == source.queries_sent == len(SCREENS[Screen.PULSE])
+        snap, sent = sent_during(prometheus_server, lambda: snapshot(source, Screen.PULSE))
+        # 7 GPU and 5 model instant queries, the throughput plot
+        assert sent == {"query": 12, "query_range": 1}
+        assert snap.queries == source.queries_sent == 13
+        bert = next(s for s in snap.series["triton_throughput_range"] if s.label == "bert")
+        assert bert.points and bert.points[-1][1] > 0
         # the same window end: range answers are reused, instant ones asked again
-        again = snapshot(source, Screen.PULSE)
-        instant = [q for q in SCREENS[Screen.PULSE] if not q.range]
-        assert again.queries == len(instant)
+        again, sent = sent_during(prometheus_server, lambda: snapshot(source, Screen.PULSE))
+        assert sent == {"query": 12, "query_range": 0} and again.queries == 12
         assert again.series == snap.series
     finally:
         asyncio.run(source.close())

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import bcrypt
+import certifi
 import pytest
 import requests
 from cryptography import x509
@@ -23,6 +24,7 @@ from mlops_tui.backends.errors import ConnectionFailed, Unauthorized
 from mlops_tui.backends.metrics_models import Screen, Window
 from mlops_tui.backends.models import MetricsSettings
 from mlops_tui.backends.prometheus import PrometheusSource
+from tests.servers.fixtures import require_servers
 from tests.servers.prometheus import find_prometheus
 
 PASSWORD = "s3cret-pass-789"
@@ -60,9 +62,8 @@ def _cert(tmp: Path) -> tuple[Path, Path, Path]:
 
 @pytest.fixture
 def secured_prometheus(tmp_path: Path):
+    require_servers("prometheus")  # a skip here, a failure with MLOPS_TUI_REQUIRE_SERVERS=1
     binaries = find_prometheus()
-    if binaries is None:
-        pytest.skip("prometheus is not installed")
     ca, crt, key = _cert(tmp_path)
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     web = tmp_path / "web.yml"
@@ -106,6 +107,16 @@ def _snapshot(url: str, **settings):
         asyncio.run(source.close())
 
 
+def _server_time(url: str, **settings) -> float:
+    """``time()`` evaluated by the server: only a live, authenticated answer has it."""
+    source = PrometheusSource(url, MetricsSettings(**settings))
+    try:
+        (now,) = asyncio.run(source.instant("time()"))
+        return now.value
+    finally:
+        asyncio.run(source.close())
+
+
 def test_tls_is_verified_by_default(secured_prometheus):
     url, _ = secured_prometheus
     with pytest.raises(ConnectionFailed, match="TLS failed") as err:
@@ -120,9 +131,18 @@ def test_a_refused_password_is_a_clear_401(secured_prometheus):
     assert "wrong-password" not in str(err.value)
 
 
-def test_ca_file_and_basic_auth(secured_prometheus):
+def test_ca_file_and_basic_auth(secured_prometheus, monkeypatch):
     url, ca = secured_prometheus
+    # a system-wide bundle in the environment (common in containers and CI) must not
+    # replace the CA file the user named
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
+    assert abs(_server_time(url, username="grafana", password=PASSWORD, ca_file=str(ca))
+               - time.time()) < 60
+    assert abs(_server_time(url, username="grafana", password=PASSWORD, verify=False)
+               - time.time()) < 60
+    # a whole refresh through TLS and basic auth: every query answered (no errors); the
+    # server scrapes nothing, so "no series" is the truth here
     snap = _snapshot(url, username="grafana", password=PASSWORD, ca_file=str(ca))
-    assert snap.notes  # an empty Prometheus answered: no GPU series, and it says so
-    insecure = _snapshot(url, username="grafana", password=PASSWORD, verify=False)
-    assert insecure.notes == snap.notes
+    assert snap.errors == () and snap.queries == 10
+    assert snap.notes == ("no DCGM exporter series (DCGM_FI_DEV_*) found",)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import urllib.request
 from pathlib import Path
@@ -17,6 +16,7 @@ from mlops_tui.backends.metrics_models import Screen, Window
 from mlops_tui.backends.models import MetricsSettings
 from mlops_tui.backends.prometheus import create_source
 from tests.backends.conftest import wait_for
+from tests.servers.fixtures import REQUIRE_ENV, _required, require_servers
 from tests.servers.netns import TestHost
 from tests.servers.prometheus import find_prometheus
 
@@ -25,12 +25,12 @@ pytestmark = pytest.mark.apiserver
 
 @pytest.fixture
 def prometheus_in_netns(tmp_path: Path):
+    require_servers("prometheus")  # a skip, or a failure with MLOPS_TUI_REQUIRE_SERVERS=1
     binaries = find_prometheus()
-    reason = "" if binaries else "prometheus is not installed"
-    reason = reason or TestHost.missing_reason()
+    reason = TestHost.missing_reason()
     if reason:
-        if os.environ.get("MLOPS_TUI_REQUIRE_SERVERS"):
-            pytest.fail(reason)
+        if _required():
+            pytest.fail(f"{REQUIRE_ENV} is set but {reason}", pytrace=False)
         pytest.skip(reason)
     with TestHost() as host:
         config = tmp_path / "prometheus.yml"
@@ -91,15 +91,17 @@ def test_prometheus_through_the_service_proxy(make_backend, control_plane, fresh
     assert source.url == (f"{control_plane.url}/api/v1/namespaces/{monitoring}/services/"
                           "http:prometheus-k8s:web/proxy")
     try:
+        # the proxied Prometheus scrapes itself (its first scrape comes ~5 s after start):
+        # its own series, read through the API server, carry the namespace's address
+        def scraped_itself():
+            return asyncio.run(source.instant('up{job="self"}'))
 
-        def answered() -> bool:
-            snap = asyncio.run(source.snapshot(Screen.GPU, Window.M5))
-            # a real answer through the proxy: no GPUs there, and it says so
-            return snap.notes == ("no DCGM exporter series (DCGM_FI_DEV_*) found",)
-
-        wait_for(answered, timeout=20, what="a snapshot through the service proxy")
-        # the proxied Prometheus scrapes itself (its first scrape comes ~5 s after start)
-        wait_for(lambda: source._client.custom_query('up{job="self"} == 1'), timeout=20,
-                 what="the proxied Prometheus's own series")
+        wait_for(scraped_itself, timeout=20, what="the proxied Prometheus's own series")
+        (up,) = scraped_itself()
+        assert up.value == 1.0 and up.labels["instance"] == f"{host.ip}:9090"
+        # a whole refresh through the proxy: every query answered, none failed
+        snap = asyncio.run(source.snapshot(Screen.GPU, Window.M5))
+        assert snap.errors == () and snap.queries == 10
+        assert snap.notes == ("no DCGM exporter series (DCGM_FI_DEV_*) found",)
     finally:
         asyncio.run(source.close())

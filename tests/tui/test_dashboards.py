@@ -44,7 +44,9 @@ async def test_gpu_dashboard_table_summary_and_plot(make_app):
         assert mig and all(r.cells[3].endswith("*") for r in mig)  # engine-active fallback
         plot = view.query_one(MetricPlot)
         assert "GPU utilization" in plot.border_title
-        assert "● demo metrics (simulated)" in str(view.query_one(".status").render())
+        status = str(view.query_one(".status").render())
+        assert "● demo metrics (simulated)" in status
+        assert "queries" not in status  # the demo sends none, and shows no count
         assert app.query_one(ClusterHeader).sync.startswith("● demo metrics")
 
 

@@ -59,6 +59,7 @@ class DashboardView(Vertical):
     DashboardView { border: round $accent; border-title-align: center; height: 1fr; }
     DashboardView > .status { height: 1; width: 1fr; padding: 0 1; color: $text-muted; }
     DashboardView > .status.-stale { color: $warning; text-style: bold; }
+    DashboardView > .status.-error { color: $error; text-style: bold; }
     DashboardView > .summary { height: 3; width: 1fr; padding: 0 1; }
     DashboardView ResourceTable { height: 1fr; min-height: 5; }
     DashboardView > Horizontal { height: 1fr; min-height: 10; }
@@ -106,9 +107,10 @@ class DashboardView(Vertical):
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("connecting…", classes="status")
+        # markup=False: error texts and labels come from servers, never parsed as markup
+        yield Static("connecting…", classes="status", markup=False)
         if self.screen_kind in (Screen.GPU, Screen.PULSE):
-            yield Static("", classes="summary")
+            yield Static("", classes="summary", markup=False)
             yield ResourceTable(GPU_COLUMNS, id="gpu-table")
         if self.screen_kind in (Screen.MODELS, Screen.PULSE):
             yield ResourceTable(MODEL_COLUMNS, id="model-table")
@@ -207,21 +209,34 @@ class DashboardView(Vertical):
         return allocation_from_rows(cache.columns, cache.changes_since(0).upserts)
 
     def _show_status(self, retry_in: float | None = None) -> None:
+        """One line: ``●`` healthy; ``▲ STALE`` when a refresh failed and the last numbers
+        stay; ``✖`` in red when the refresh failed with nothing to show yet, or when some
+        of its queries failed (what did answer is shown). An error never reads as "no
+        data"."""
         status = self.query_one(".status", Static)
         source = self._source_text or "metrics"
-        if self.error:
-            good = (f"last good at {_clock(self.last_good_at)}" if self.last_good_at
-                    else "no data yet")
-            text = (f"▲ STALE · {good} · {self.error}"
-                    + (f" · retrying in {retry_in:.0f}s" if retry_in else ""))
-            status.add_class("-stale")
+        snap = self.last
+        retry = f" · retrying in {retry_in:.0f}s" if retry_in else ""
+        if self.error and self.last_good_at:
+            text, level = (f"▲ STALE · last good at {_clock(self.last_good_at)} · "
+                           f"{self.error}{retry}"), "-stale"
+        elif self.error:
+            text, level = f"✖ ERROR · {self.error}{retry}", "-error"
         else:
-            snap = self.last
+            queries = f"{snap.queries} queries · " if snap and snap.queries is not None else ""
             notes = f" · {'; '.join(snap.notes)}" if snap and snap.notes else ""
-            text = (f"● {source} · window {self.window.value} · "
-                    f"{snap.queries if snap else 0} queries · updated "
+            text = (f"● {source} · window {self.window.value} · {queries}updated "
                     f"{_clock(self.last_good_at or self._clock())}{notes}")
-            status.remove_class("-stale")
+            level = ""
+            if snap and snap.errors:
+                failed = len(snap.errors)
+                of = f" of {snap.queries}" if snap.queries is not None else ""
+                more = f" (+{failed - 1} more)" if failed > 1 else ""
+                noun = "queries" if of or failed > 1 else "query"
+                text = f"✖ {failed}{of} {noun} failed: {snap.errors[0]}{more} · {text}"
+                level = "-error"
+        status.set_class(level == "-stale", "-stale")
+        status.set_class(level == "-error", "-error")
         status.update(text, layout=False)
         self.post_message(self.Refreshed(self, text))
 
