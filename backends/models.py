@@ -12,22 +12,27 @@ from enum import StrEnum
 
 
 def format_age(seconds: float) -> str:
-    """kubectl's compact durations: 45s, 3m2s, 5h, 12d, 2y (shared by renderers and the table,
-    which repaints age columns against the clock so ages never go stale)."""
+    """kubectl's compact durations (apimachinery's ``duration.HumanDuration``): 45s, 3m2s, 5h,
+    3d4h, 12d, 2y5d (shared by renderers and the table, which repaints age columns against
+    the clock so ages never go stale)."""
     s = int(max(seconds, 0))
     if s < 120:
         return f"{s}s"
-    m = s // 60
+    m, h, d = s // 60, s // 3600, s // 86400
     if m < 10:
         return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
     if m < 180:
         return f"{m}m"
-    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
     if h < 48:
-        return f"{h}h{m % 60}m" if h < 8 and m % 60 else f"{h}h"
-    d = h // 24
-    if d < 730:
+        return f"{h}h"
+    if h < 24 * 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if h < 24 * 365 * 2:
         return f"{d}d"
+    if h < 24 * 365 * 8:
+        return f"{d // 365}y{d % 365}d" if d % 365 else f"{d // 365}y"
     return f"{d // 365}y"
 
 

@@ -103,8 +103,10 @@ def render_job(obj: Obj, now: float) -> Row:
     duration = ((end or now) - start) if start else 0.0
     failed = condition(status, "Failed") == "True"
     state = "error" if failed else ("done" if end else "warn")
-    parallel = spec.get("parallelism", 1)
-    completions = f"{done}/{want}" if want is not None else f"{done}/1 of {parallel}"
+    parallel = int(spec.get("parallelism") or 0)
+    # kubectl: "1/1" for one pod at a time, "0/1 of 3" for a work queue of three
+    completions = (f"{done}/{want}" if want is not None
+                   else f"{done}/1 of {parallel}" if parallel > 1 else f"{done}/1")
     return _row(obj, now, (completions, human_age(duration) if start else ""),
                 ("", duration), state)
 
@@ -117,6 +119,7 @@ def render_cronjob(obj: Obj, now: float) -> Row:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     active = len(status.get("active") or ())
     last = parse_time(status.get("lastScheduleTime"))
+    suspend = spec.get("suspend")
     return _row(obj, now, (
-        spec.get("schedule", ""), str(bool(spec.get("suspend"))), str(active),
-        human_age(now - last) if last else "<none>"), ("", "", active, -last), "")
+        spec.get("schedule", ""), "<unset>" if suspend is None else str(bool(suspend)),
+        str(active), human_age(now - last) if last else "<none>"), ("", "", active, -last), "")
