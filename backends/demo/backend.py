@@ -256,8 +256,7 @@ class DemoBackend:
     # -- Describer ------------------------------------------------------------------------
     async def describe(self, ref: ResourceRef) -> str:
         with self.world.lock:
-            return describe.describe(self.world, self._find(ref), self.now(),
-                                     ref.kind.namespaced)
+            return describe.describe(self.world, self._find(ref), self.now())
 
     async def yaml(self, ref: ResourceRef) -> str:
         with self.world.lock:

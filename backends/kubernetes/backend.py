@@ -32,6 +32,7 @@ from mlops_tui.backends.kubernetes.discovery import discover
 from mlops_tui.backends.kubernetes.gpu import GpuRequests
 from mlops_tui.backends.kubernetes.informer import Informer, collection_path
 from mlops_tui.backends.kubernetes.logs import stream_logs
+from mlops_tui.backends.kubernetes.related import ApiRelated
 from mlops_tui.backends.kubernetes.transport import MERGE_PATCH, Transport
 from mlops_tui.backends.models import (
     BackendSettings,
@@ -198,17 +199,6 @@ class KubernetesBackend:
         obj.setdefault("apiVersion", ref.kind.api_version)
         return obj
 
-    def _events_for(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
-        meta = obj.get("metadata") or {}
-        path = (f"/api/v1/namespaces/{meta['namespace']}/events" if meta.get("namespace")
-                else "/api/v1/events")
-        selector = f"involvedObject.uid={meta.get('uid', '')}"
-        try:
-            return self.conn.transport.get(path, [("fieldSelector", selector)]).get(
-                "items") or []
-        except BackendError:  # events are a nicety: a describe without them still helps
-            return []
-
     # -- ObjectReader ---------------------------------------------------------------------
     async def get_object(self, ref: ResourceRef) -> dict[str, Any]:
         return await self._call(self._get, ref)
@@ -253,8 +243,8 @@ class KubernetesBackend:
     # -- Describer ------------------------------------------------------------------------
     async def describe(self, ref: ResourceRef) -> str:
         def run() -> str:
-            obj = self._get(ref)
-            return describe_text.describe(obj, self._events_for(obj), time.time())
+            related = ApiRelated(self.conn.transport.get, self.conn.index)
+            return describe_text.describe(self._get(ref), related, time.time())
         return await self._call(run)
 
     async def yaml(self, ref: ResourceRef) -> str:

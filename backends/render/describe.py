@@ -1,4 +1,5 @@
-"""Describe and YAML text for one object (pure: object and its events in, text out).
+"""Describe and YAML text for one object: ``kubectl describe``'s layout, one renderer for every
+backend (pure: the object and a related-objects lookup in, text out).
 
 Secrets never show values: describe lists keys with sizes (as kubectl does) and YAML
 replaces each value with a placeholder.
@@ -7,15 +8,30 @@ replaces each value with a placeholder.
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
-from typing import Any
+import re
+from collections.abc import Callable
 
 import yaml
 
 from mlops_tui.backends.render._common import Obj, human_age, parse_time
-from mlops_tui.backends.render.pods import pod_phase
+from mlops_tui.backends.render._layout import LAST_APPLIED, NONE, Text, head
+from mlops_tui.backends.render.core import access_modes, event_last_seen
+from mlops_tui.backends.render.describe_node import describe_node
+from mlops_tui.backends.render.describe_pods import describe_pod
+from mlops_tui.backends.render.describe_workloads import (
+    describe_cronjob,
+    describe_daemonset,
+    describe_deployment,
+    describe_job,
+    describe_replicaset,
+    describe_statefulset,
+)
+from mlops_tui.backends.render.related import NoRelated, Related
 
 REDACTED = "<redacted>"
+Section = Callable[[Text, Obj, Related, float], None]
 
 
 def redact(obj: Obj) -> Obj:
@@ -27,8 +43,7 @@ def redact(obj: Obj) -> Obj:
         for field in ("data", "stringData"):
             if isinstance(out.get(field), dict):
                 out[field] = {k: REDACTED for k in out[field]}
-        (meta.get("annotations") or {}).pop(
-            "kubectl.kubernetes.io/last-applied-configuration", None)
+        (meta.get("annotations") or {}).pop(LAST_APPLIED, None)
     return out
 
 
@@ -36,129 +51,184 @@ def to_yaml(obj: Obj) -> str:
     return yaml.safe_dump(redact(obj), sort_keys=False, default_flow_style=False, width=120)
 
 
-def _map(label: str, values: dict[str, Any] | None, indent: int = 0) -> list[str]:
-    pad = " " * indent
-    if not values:
-        return [f"{pad}{label + ':':<18}<none>"]
-    items = sorted(values.items())
-    lines = [f"{pad}{label + ':':<18}{items[0][0]}={items[0][1]}"]
-    lines += [f"{pad}{'':<18}{k}={v}" for k, v in items[1:]]
-    return lines
+# -- kinds without a controller ---------------------------------------------------------------
+def _size(value: str | None) -> int:
+    """Bytes behind a base64 value (a secret's, or a config map's binary data)."""
+    try:
+        return len(base64.b64decode(value or "", validate=True))
+    except (binascii.Error, ValueError):
+        return len(value or "")
 
 
-def _block(title: str, value: Any, indent: int = 2) -> list[str]:
-    if value in (None, {}, []):
-        return []
-    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=110)
-    return [f"{title}:"] + [" " * indent + line for line in text.rstrip().splitlines()]
-
-
-def _pod(obj: Obj) -> list[str]:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    lines = [
-        f"{'Node:':<18}{spec.get('nodeName') or '<none>'}",
-        f"{'Status:':<18}{pod_phase(obj)}",
-        f"{'IP:':<18}{status.get('podIP') or '<none>'}",
-        f"{'QoS Class:':<18}{status.get('qosClass') or '<none>'}",
-        "Containers:",
-    ]
-    statuses = {cs.get("name"): cs for cs in status.get("containerStatuses") or ()}
-    for container in spec.get("containers") or ():
-        cs = statuses.get(container.get("name"), {})
-        state = next(iter(cs.get("state") or {"waiting": {}}), "waiting")
-        res = container.get("resources") or {}
-        lines += [
-            f"  {container.get('name')}:",
-            f"    {'Image:':<16}{container.get('image', '')}",
-            f"    {'State:':<16}{state.capitalize()}",
-            f"    {'Ready:':<16}{cs.get('ready', False)}",
-            f"    {'Restart Count:':<16}{cs.get('restartCount', 0)}",
-        ]
-        for kind in ("limits", "requests"):
-            if res.get(kind):
-                lines.append(f"    {kind.capitalize() + ':':<16}" + ", ".join(
-                    f"{k}={v}" for k, v in sorted(res[kind].items())))
-    lines += _conditions(status)
-    return lines
-
-
-def _conditions(status: Obj) -> list[str]:
-    conds = status.get("conditions") if isinstance(status, dict) else None
-    if not conds:
-        return []
-    lines = ["Conditions:", f"  {'Type':<22}{'Status':<8}Reason"]
-    lines += [f"  {c.get('type', ''):<22}{c.get('status', ''):<8}{c.get('reason', '')}"
-              for c in conds]
-    return lines
-
-
-def _secret(obj: Obj) -> list[str]:
-    lines = [f"{'Type:':<18}{obj.get('type', '')}", "", "Data", "===="]
+def _secret(out: Text, obj: Obj, related: Related, now: float) -> None:
+    head(out, redact(obj))
+    out.kv("Type", obj.get("type", ""))
+    out.add("")
+    out.add("Data")
+    out.add("====")
     for key, value in sorted((obj.get("data") or {}).items()):
-        try:
-            size = len(base64.b64decode(value or ""))
-        except ValueError:
-            size = len(value or "")
-        lines.append(f"{key}:  {size} bytes")
-    return lines
+        out.kv(key, f"{_size(value)} bytes")
 
 
-def _generic(obj: Obj) -> list[str]:
-    skip = {"apiVersion", "kind", "metadata", "status", "data", "binaryData"}
-    lines: list[str] = []
+def _configmap(out: Text, obj: Obj, related: Related, now: float) -> None:
+    head(out, obj)
+    out.add("")
+    out.add("Data")
+    out.add("====")
+    for key, val in sorted((obj.get("data") or {}).items()):
+        out.add(f"{key}:", "----", *str(val).rstrip("\n").split("\n"), "")
+    binary = obj.get("binaryData") or {}
+    out.add("BinaryData")
+    out.add("====")
+    for key, val in sorted(binary.items()):
+        out.kv(key, f"{_size(val)} bytes")
+
+
+def _ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or ())
+
+
+def _service(out: Text, svc: Obj, related: Related, now: float) -> None:
+    spec, status = svc.get("spec") or {}, svc.get("status") or {}
+    head(out, svc)
+    selector = spec.get("selector") or {}
+    out.kv("Selector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or NONE)
+    out.kv("Type", spec.get("type", "ClusterIP"))
+    out.kv("IP", spec.get("clusterIP") or NONE)
+    if spec.get("externalIPs"):
+        out.kv("External IPs", ",".join(spec["externalIPs"]))
+    if spec.get("externalName"):
+        out.kv("External Name", spec["externalName"])
+    for ing in (status.get("loadBalancer") or {}).get("ingress") or ():
+        out.kv("LoadBalancer Ingress", ing.get("ip") or ing.get("hostname", ""))
+    # endpoints are the ready pods the selector picks, as the endpoints controller finds them
+    ready = [p for p in related.pods_selected(svc["metadata"].get("namespace", ""), selector)
+             if (p.get("status") or {}).get("podIP") and _ready(p)] if selector else []
+    for port in spec.get("ports") or ():
+        proto = port.get("protocol", "TCP")
+        target = port.get("targetPort", port.get("port"))
+        out.kv("Port", f"{port.get('name', '<unset>')}  {port.get('port')}/{proto}")
+        out.kv("TargetPort", f"{target}/{proto}")
+        if port.get("nodePort"):
+            out.kv("NodePort", f"{port.get('name', '<unset>')}  {port['nodePort']}/{proto}")
+        out.kv("Endpoints", ",".join(f"{p['status']['podIP']}:{target}" for p in ready) or NONE)
+    out.kv("Session Affinity", spec.get("sessionAffinity", "None"))
+    if spec.get("externalTrafficPolicy"):
+        out.kv("External Traffic Policy", spec["externalTrafficPolicy"])
+
+
+def _uses_claim(pod: Obj, claim: str) -> bool:
+    return any((vol.get("persistentVolumeClaim") or {}).get("claimName") == claim
+               for vol in (pod.get("spec") or {}).get("volumes") or ())
+
+
+def _claim(out: Text, obj: Obj, related: Related, now: float) -> None:
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj["metadata"]
+    head(out, obj)
+    out.kv("StorageClass", spec.get("storageClassName") or "")
+    out.kv("Status", "Terminating" if meta.get("deletionTimestamp") else status.get("phase", ""))
+    out.kv("Volume", spec.get("volumeName", ""))
+    out.kv("Capacity", (status.get("capacity") or {}).get("storage", ""))
+    out.kv("Access Modes", access_modes(status.get("accessModes")))
+    out.kv("VolumeMode", spec.get("volumeMode", "Filesystem"))
+    users = [p["metadata"]["name"] for p in related.pods_selected(meta.get("namespace", ""), {})
+             if _uses_claim(p, meta["name"])]
+    out.kv("Used By", "\n".join(sorted(users)) or NONE)
+
+
+def _namespace(out: Text, obj: Obj, related: Related, now: float) -> None:
+    head(out, obj)
+    out.kv("Status", (obj.get("status") or {}).get("phase", ""))
+
+
+# -- anything else: custom resources, events ---------------------------------------------------
+def _label(key: str) -> str:
+    """``lastTransitionTime`` -> ``Last Transition Time``, as kubectl prints CR fields."""
+    if "/" in key or "." in key:
+        return key
+    words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", key)
+    return words[:1].upper() + words[1:]
+
+
+def _fields(out: Text, value: object, indent: int) -> None:
+    """A nested object as kubectl prints custom resources: ``Key:  value`` all the way down."""
+    if isinstance(value, dict):
+        for key, val in value.items():
+            if isinstance(val, (dict, list)) and val:
+                out.add(f"{' ' * indent}{_label(str(key))}:")
+                _fields(out, val, indent + 2)
+            else:
+                out.kv(_label(str(key)), val if val not in (None, {}, []) else NONE, indent)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                _fields(out, item, indent)
+            else:
+                out.add(f"{' ' * indent}{item}")
+
+
+def _generic(out: Text, obj: Obj, related: Related, now: float) -> None:
+    head(out, obj)
+    out.kv("API Version", obj.get("apiVersion", ""))
+    out.kv("Kind", obj.get("kind", ""))
     for key, value in obj.items():
-        if key not in skip:
-            lines += _block(key.capitalize(), value)
-    status = obj.get("status")
-    if isinstance(status, dict):
-        lines += _conditions(status)
-        rest = {k: v for k, v in status.items() if k != "conditions"}
-        lines += _block("Status", rest)
-    if obj.get("kind") == "ConfigMap":
-        lines += ["Data", "===="] + [f"{k}:  {len(str(v))} bytes"
-                                      for k, v in sorted((obj.get("data") or {}).items())]
-    return lines
+        if key in ("apiVersion", "kind", "metadata"):
+            continue
+        if isinstance(value, (dict, list)):
+            if value:
+                out.add(f"{_label(key)}:")
+                _fields(out, value, 2)
+        elif key not in ("data", "binaryData"):
+            out.kv(_label(key), NONE if value is None else value)
 
 
-def _events(events: list[Obj], now: float) -> list[str]:
-    if not events:
-        return ["Events:           <none>"]
-    lines = ["Events:", f"  {'Type':<9}{'Reason':<22}{'Age':<8}{'From':<22}Message",
-             f"  {'----':<9}{'------':<22}{'---':<8}{'----':<22}-------"]
-    events = sorted(events, key=lambda e: parse_time(
-        e.get("lastTimestamp") or e.get("eventTime")
-        or (e.get("metadata") or {}).get("creationTimestamp")))
-    for ev in events:
-        when = parse_time(ev.get("lastTimestamp") or ev.get("eventTime")
-                          or (ev.get("metadata") or {}).get("creationTimestamp"))
-        source = (ev.get("source") or {}).get("component") or ev.get("reportingComponent", "")
-        lines.append(f"  {ev.get('type', ''):<9}{ev.get('reason', ''):<22}"
-                     f"{human_age(now - when) if when else '':<8}{source:<22}"
-                     f"{(ev.get('message') or '').strip()}")
-    return lines
+# The section each kind gets, as kubectl keeps a describer per kind; anything else (custom
+# resources included) is printed field by field.
+SECTIONS: dict[str, Section] = {
+    "Pod": describe_pod, "Deployment": describe_deployment,
+    "ReplicaSet": describe_replicaset, "StatefulSet": describe_statefulset,
+    "DaemonSet": describe_daemonset, "Job": describe_job, "CronJob": describe_cronjob,
+    "Node": describe_node, "Service": _service, "PersistentVolumeClaim": _claim,
+    "Namespace": _namespace, "Secret": _secret, "ConfigMap": _configmap,
+}
+# kinds that are themselves events get no Events section
+NO_EVENTS = frozenset({"Event"})
 
 
-def describe(obj: Obj, events: list[Obj], now: float) -> str:
-    meta = obj.get("metadata") or {}
-    created = parse_time(meta.get("creationTimestamp"))
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
-    lines = [f"{'Name:':<18}{meta.get('name', '')}"]
-    if meta.get("namespace"):
-        lines.append(f"{'Namespace:':<18}{meta['namespace']}")
-    lines += _map("Labels", meta.get("labels"))
-    lines += _map("Annotations", annotations)
-    lines.append(f"{'Created:':<18}{meta.get('creationTimestamp', '')}"
-                 + (f" ({human_age(now - created)} ago)" if created else ""))
-    owners = meta.get("ownerReferences") or ()
-    if owners:
-        lines.append(f"{'Controlled By:':<18}" + ", ".join(
-            f"{o.get('kind')}/{o.get('name')}" for o in owners))
-    kind = obj.get("kind")
-    if kind == "Pod":
-        lines += _pod(obj)
-    elif kind == "Secret":
-        lines += _secret(obj)
-    else:
-        lines += _generic(obj)
-    return "\n".join(lines + [""] + _events(events, now)) + "\n"
+def _event_age(ev: Obj, now: float) -> str:
+    """kubectl describe's Age: since the first time, or "last (xN over first)" when repeated.
+
+    A repeated event of the newer API keeps its count and last time in ``series``; they
+    are read as ``kubectl get events`` reads them (count + 1, the last observation).
+    """
+    first = parse_time(ev.get("firstTimestamp") or ev.get("eventTime"))
+    series = ev.get("series")
+    count = int(series.get("count") or 0) + 1 if series else int(ev.get("count") or 1)
+    if count > 1:
+        return (f"{human_age(now - event_last_seen(ev))} (x{count} over "
+                f"{human_age(now - first)})")
+    return human_age(now - first) if first else "<unknown>"
+
+
+def events(out: Text, evs: list[Obj], now: float) -> None:
+    if not evs:
+        out.kv("Events", NONE)
+        return
+    out.add("Events:")
+    rows = [(ev.get("type", ""), ev.get("reason", ""), _event_age(ev, now),
+             (ev.get("source") or {}).get("component") or ev.get("reportingComponent", ""),
+             (ev.get("message") or "").strip().replace("\n", " "))
+            for ev in sorted(evs, key=event_last_seen)]
+    out.table(("Type", "Reason", "Age", "From", "Message"), rows)
+
+
+def describe(obj: Obj, related: Related | None = None, now: float = 0.0) -> str:
+    """``kubectl describe`` text for ``obj``; ``related`` answers for what it refers to."""
+    related = related or NoRelated()
+    out = Text()
+    kind = obj.get("kind", "")
+    SECTIONS.get(kind, _generic)(out, obj, related, now)
+    if kind not in NO_EVENTS:
+        events(out, list(related.events(obj)), now)
+    return out.text()
