@@ -27,10 +27,31 @@ LOUD_RETRIES = 50
 BURST_REPLICAS = 250
 
 
+def _app_of(pod: Obj) -> tuple[tuple[str, str], ...]:
+    """(namespace, app label): what a fault is set on."""
+    meta = pod["metadata"]
+    return ((meta["namespace"], (meta.get("labels") or {}).get("app", "")),)
+
+
+def _live_owners(pod: Obj) -> list[str]:
+    if not active(pod) or deleting(pod):
+        return []
+    return [r.get("uid") for r in pod["metadata"].get("ownerReferences") or ()]
+
+
+def _ready_owners(pod: Obj) -> list[str]:
+    return _live_owners(pod) if pod_ready(pod) else []
+
+
 def _live(world: World, owner: Obj) -> list[Obj]:
-    """Pods of ``owner`` that count: not finished, not terminating."""
-    return [p for p in world.owned_by("pods", owner["metadata"]["uid"])
-            if active(p) and not deleting(p)]
+    """Pods of ``owner`` that count: not finished, not terminating (creation order)."""
+    return list(world.indexed("pods", "live-owner", _live_owners,
+                              owner["metadata"]["uid"]).values())
+
+
+def _ready(world: World, owner: Obj) -> int:
+    """How many of ``owner``'s live pods are ready (counted by an index, not a scan)."""
+    return len(world.indexed("pods", "ready-owner", _ready_owners, owner["metadata"]["uid"]))
 
 
 def _deployment(world: World, dep: Obj) -> None:
@@ -150,11 +171,11 @@ def _statuses(world: World) -> None:
     now = iso(world.time())
     counts: dict[str, tuple[int, int]] = {}
     for rs in world.list("replicasets"):
-        pods = _live(world, rs)
-        ready = sum(map(pod_ready, pods))
-        counts[rs["metadata"]["uid"]] = (len(pods), ready)
+        live = len(world.indexed("pods", "live-owner", _live_owners, rs["metadata"]["uid"]))
+        ready = _ready(world, rs)
+        counts[rs["metadata"]["uid"]] = (live, ready)
         world.set_status("replicasets", rs, {
-            "replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
+            "replicas": live, "fullyLabeledReplicas": live, "readyReplicas": ready,
             "availableReplicas": ready, "observedGeneration": rs["metadata"]["generation"]})
     for dep in world.list("deployments"):
         want = int(dep["spec"].get("replicas", 1))
@@ -182,7 +203,7 @@ def _statuses(world: World) -> None:
         world.set_status("deployments", dep, _keep_times(dep.get("status") or {}, status))
     for sts in world.list("statefulsets"):
         pods = _live(world, sts)
-        ready = sum(map(pod_ready, pods))
+        ready = _ready(world, sts)
         rev = f"{sts['metadata']['name']}-{kubelet.template_hash(sts['spec']['template'])}"
         world.set_status("statefulsets", sts, {
             "observedGeneration": sts["metadata"]["generation"], "replicas": len(pods),
@@ -190,7 +211,7 @@ def _statuses(world: World) -> None:
             "availableReplicas": ready, "currentRevision": rev, "updateRevision": rev})
     for ds in world.list("daemonsets"):
         pods, want = _live(world, ds), len(_eligible(world, ds))
-        ready = sum(map(pod_ready, pods))
+        ready = _ready(world, ds)
         world.set_status("daemonsets", ds, {
             "desiredNumberScheduled": want, "currentNumberScheduled": len(pods),
             "numberReady": ready, "updatedNumberScheduled": len(pods),
@@ -263,10 +284,10 @@ def tick(world: World) -> None:
         for uid, due in sorted(world.starting.items()):
             if due <= n and (pod := world.by_uid("pods", uid)) is not None:
                 kubelet.start(world, pod)
-        for pod in world.list("pods"):
-            labels = pod["metadata"].get("labels") or {}
-            if world.faults.get((pod["metadata"]["namespace"], labels.get("app", ""))) != "crash" \
-                    or pod["status"].get("phase") != "Running" or deleting(pod):
+        crashing = [pod for app, fault in world.faults.items() if fault == "crash"
+                    for pod in world.indexed("pods", "app", _app_of, app).values()]
+        for pod in world.in_creation_order(crashing):
+            if pod["status"].get("phase") != "Running" or deleting(pod):
                 continue
             state = pod["status"]["containerStatuses"][0]["state"]
             if n % kubelet.CRASH_PERIOD == 0 and "waiting" in state:

@@ -221,6 +221,7 @@ class _Unschedulable:
     def __init__(self) -> None:
         self.version = 0  # bumped by each change that can make room
         self.tried: dict[str, int] = {}  # pending pod uid -> version of its last failed try
+        self.passed: tuple[int, int] = (-1, -1)  # (version, pending count) of the last pass
 
     def seen(self, kind: str, obj: Obj, deleted: bool) -> None:
         if kind == "nodes" or (kind == "pods" and obj["spec"].get("nodeName")
@@ -249,10 +250,12 @@ def retry_unschedulable(world: World, loud: int = 0) -> None:
     try; with ``loud``, that many more of the oldest, recording FailedScheduling again as
     the scheduler's periodic flush does."""
     queue = _queue(world)
-    pending = list(world.indexed("pods", "pending", _pending, True).values())
-    due = [p for p in pending if queue.due(p)]
-    for pod in world.in_creation_order(due):
-        place(world, pod, quiet=True)
+    bucket = world.indexed("pods", "pending", _pending, True)
+    if (queue.version, len(bucket)) != queue.passed:  # else nothing changed for any of them
+        due = [p for p in bucket.values() if queue.due(p)]
+        for pod in world.in_creation_order(due):
+            place(world, pod, quiet=True)
+        queue.passed = (queue.version, len(bucket))
     if loud:
         for pod in pending_pods(world)[:loud]:
             place(world, pod, quiet=False)
