@@ -6,15 +6,28 @@ What Prometheus itself answers: 200 ``{"status": "success", "data": {"resultType
 up on, 503 ``timeout``: each ``{"status": "error", "errorType", "error"}``. Anything else
 (an HTML page from a wrong URL, a proxy's error page, JSON of another shape) is not
 Prometheus speaking, and is said so instead of being read as "no series".
+
+The HTTP calls go through ``prometheus_api_client.PrometheusConnect``; this module maps
+how that library fails (see :func:`_status_and_body`) onto those errors.
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import re
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import requests
+from prometheus_api_client import PrometheusApiClientException
+from prometheus_api_client.prometheus_connect import PrometheusConnect
+from urllib3.util.retry import Retry
 
 from mlops_tui.backends.errors import (
     BackendError,
@@ -29,6 +42,8 @@ URL_HINT = "expected http(s)://host[:port][/path]"
 _MAX_TEXT = 300  # of a server's error text in a message: one readable line
 _GATEWAY = (502, 503, 504)
 _GATEWAY_RETRY_DELAY_S = 0.2
+# the library's text for a non-200 answer: "HTTP Status Code {status} ({content!r})"
+_NOT_200 = re.compile(r"HTTP Status Code (\d{3}) \((b'.*'|b\".*\")\)", re.DOTALL)
 
 
 class QueryError(BackendError):
@@ -77,41 +92,68 @@ class PrometheusApi:
         self.url = check_url(url)
         self.where = where  # what messages call it: a redacted URL or "ns/svc via ..."
         self.timeout = timeout
-        self._session = session
+        # The library hands back only data.result, or its exception text: what else a
+        # message needs of the answer (its Content-Type, its reason) is kept here by a
+        # response hook, per thread, as the source's pool runs queries side by side.
+        self._last = threading.local()
+        session.hooks["response"].append(self._remember)
+        # Fail fast, as requests does by default: the panels retry on their own schedule
+        # (the library's own default retries 3 times with back-off). The session brings the
+        # headers, auth, client certificate and CA file; the library passes its verify per
+        # request, so REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE cannot override a CA file.
+        self._client = PrometheusConnect(self.url, session=session, timeout=timeout,
+                                         retry=Retry(total=0, read=False))
 
     def query(self, promql: str, at: float | None = None) -> tuple[str, Any]:
         """An instant query: ``(resultType, result)`` as Prometheus sends them."""
-        params: dict[str, Any] = {"query": promql}
-        if at is not None:
-            params["time"] = at
-        data = self._get("query", params)
-        return data["resultType"], data["result"]
+        params = {} if at is None else {"time": at}
+        result = self._call(lambda: self._client.custom_query(promql, params=params))
+        kind = _result_type(result)
+        if kind is None:
+            raise self._not_a_result()
+        # no series: as an instant query's usual vector (a range selector's empty matrix
+        # cannot be told from it)
+        return ("vector" if kind == "empty" else kind), result
 
     def query_range(self, promql: str, start: float, end: float,
                     step: float) -> list[dict[str, Any]]:
         """A range query: ``[{"metric": {...}, "values": [[ts, "v"], ...]}, ...]``."""
-        data = self._get("query_range", {"query": promql, "start": start, "end": end,
-                                         "step": step})
-        return data["result"]
+        # The library wants datetimes and rounds them to whole seconds; the params it merges
+        # last carry the exact window ends (a window ends on a step boundary, to the float).
+        exact = {"start": start, "end": end}
+        result = self._call(lambda: self._client.custom_query_range(
+            promql, _utc(start), _utc(end), step, params=exact))
+        if not (isinstance(result, list) and _result_type(result) in ("matrix", "empty")):
+            raise self._not_a_result()
+        return result
 
-    def _get(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
-        # Fail fast: the panels retry on their own schedule. One retry, only for a gateway
-        # answering 502-504 (a service proxy between pods restarting); Prometheus's own
-        # 503 (a query timeout, with its error JSON) is an answer, not retried.
-        response = self._send(endpoint, params)
-        if response.status_code in _GATEWAY and not _is_prometheus_error(response):
-            response.close()
-            time.sleep(_GATEWAY_RETRY_DELAY_S)
-            response = self._send(endpoint, params)
-        with response:
-            return _data(response, self.where)
-
-    def _send(self, endpoint: str, params: dict[str, Any]) -> requests.Response:
+    def _call(self, send: Callable[[], Any]) -> Any:
+        # One retry, only for a gateway answering 502-504 (a service proxy between pods
+        # restarting); Prometheus's own 503 (a query timeout, with its error JSON) is an
+        # answer, not retried.
         try:
-            # verify given per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
-            # override a session's own CA file otherwise
-            return self._session.get(f"{self.url}/api/v1/{endpoint}", params=params,
-                                     timeout=self.timeout, verify=self._session.verify)
+            return self._send(send)
+        except PrometheusApiClientException as exc:
+            status, body = self._status_and_body(exc)
+            if status not in _GATEWAY or _is_prometheus_error(body):
+                self._raise_for(status, body)
+        time.sleep(_GATEWAY_RETRY_DELAY_S)
+        try:
+            return self._send(send)
+        except PrometheusApiClientException as exc:
+            self._raise_for(*self._status_and_body(exc))
+
+    def _send(self, send: Callable[[], Any]) -> Any:
+        self._last.content_type, self._last.reason, self._last.status = "", "", None
+        try:
+            return send()
+        except requests.exceptions.JSONDecodeError:  # a 200 that is not JSON (an HTML page)
+            # before RequestException: requests' JSONDecodeError is one of those too
+            kind = one_line(self._last.content_type).split(";")[0] or "no type"
+            raise ConfigError(f"{self.where} answered with {kind}, not Prometheus's JSON",
+                              hint="is it a Prometheus server?") from None
+        except (KeyError, TypeError):  # a 200 JSON without data.result
+            raise self._not_a_result() from None
         except requests.exceptions.SSLError:
             raise ConnectionFailed(f"TLS failed talking to {self.where}",
                                    hint="check --prometheus-ca-file") from None
@@ -128,49 +170,74 @@ class PrometheusApi:
             raise ConnectionFailed(f"cannot query Prometheus at {self.where}: "
                                    f"{exc.__class__.__name__}") from None
 
+    def _remember(self, response: requests.Response, **_: Any) -> None:
+        """The session's response hook: runs in the thread that sent the request."""
+        self._last.content_type = response.headers.get("Content-Type", "")
+        self._last.reason = response.reason or ""
+        self._last.status = response.status_code
 
-def _is_prometheus_error(response: requests.Response) -> bool:
-    body = _json(response)
-    return isinstance(body, dict) and body.get("status") == "error"
+    def _status_and_body(self, exc: PrometheusApiClientException) -> tuple[int | None, Any]:
+        """The status and the parsed JSON body (None if not JSON) of a non-200 answer.
+
+        The library keeps neither on its exception, only the text
+        ``HTTP Status Code {status} ({content!r})``: that text is its format, not ours, and
+        may change. Should it not match, the status comes from the response hook and the
+        body counts as not Prometheus's (the answer is still an error, less precisely named).
+        """
+        match = _NOT_200.fullmatch(str(exc))
+        if match is None:
+            return self._last.status, None
+        try:
+            return int(match[1]), _json(ast.literal_eval(match[2]))
+        except (ValueError, SyntaxError):  # a bytes repr that is not one after all
+            return int(match[1]), None
+
+    def _raise_for(self, status: int | None, body: Any) -> NoReturn:
+        """The error a non-200 answer amounts to."""
+        where = self.where
+        if status is None:
+            raise ConnectionFailed(f"Prometheus at {where} failed: an answer that is not 200")
+        if status == 401:
+            raise Unauthorized(f"Prometheus at {where} refused the credentials (401)")
+        if status == 403:
+            raise Forbidden(f"Prometheus at {where} forbids this (403)")
+        if _is_prometheus_error(body):
+            _raise_query_error(status, body, where)
+        reason = one_line(self._last.reason or _phrase(status))
+        if status >= 500:
+            raise ConnectionFailed(f"Prometheus at {where} failed: HTTP {status} "
+                                   f"{reason}".rstrip())
+        raise ConfigError(f"no Prometheus API at {where}: HTTP {status} {reason}".rstrip(),
+                          hint="is it a Prometheus server?")
+
+    def _not_a_result(self) -> ConfigError:
+        return ConfigError(f"{self.where} answered JSON that is not a Prometheus query result",
+                           hint="is it a Prometheus server?")
 
 
-def _json(response: requests.Response) -> Any:
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _phrase(status: int) -> str:
     try:
-        return response.json()
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
     except ValueError:  # not JSON at all (an HTML page, plain text, nothing)
         return None
 
 
-def _data(response: requests.Response, where: str) -> dict[str, Any]:
-    """The ``data`` of a success answer, or the error the answer amounts to."""
-    status = response.status_code
-    if status == 401:
-        raise Unauthorized(f"Prometheus at {where} refused the credentials (401)")
-    if status == 403:
-        raise Forbidden(f"Prometheus at {where} forbids this (403)")
-    body = _json(response)
-    if isinstance(body, dict) and body.get("status") == "error":
-        _raise_query_error(status, body, where)
-    if status >= 500:
-        raise ConnectionFailed(f"Prometheus at {where} failed: HTTP {status} "
-                               f"{one_line(response.reason or '')}".rstrip())
-    if status != 200:
-        raise ConfigError(f"no Prometheus API at {where}: HTTP {status} "
-                          f"{one_line(response.reason or '')}".rstrip(),
-                          hint="is it a Prometheus server?")
-    if body is None:
-        kind = one_line(response.headers.get("Content-Type", "")).split(";")[0] or "no type"
-        raise ConfigError(f"{where} answered with {kind}, not Prometheus's JSON",
-                          hint="is it a Prometheus server?")
-    data = body.get("data") if isinstance(body, dict) else None
-    if not (isinstance(body, dict) and body.get("status") == "success"
-            and isinstance(data, dict) and _well_formed(data)):
-        raise ConfigError(f"{where} answered JSON that is not a Prometheus query result",
-                          hint="is it a Prometheus server?")
-    return data
+def _is_prometheus_error(body: Any) -> bool:
+    return isinstance(body, dict) and body.get("status") == "error"
 
 
-def _raise_query_error(status: int, body: dict[str, Any], where: str) -> None:
+def _raise_query_error(status: int, body: dict[str, Any], where: str) -> NoReturn:
     kind = one_line(body.get("errorType") or "")
     text = one_line(body.get("error") or "no reason given")
     if kind in ("bad_data", "execution") or status in (400, 422):
@@ -181,10 +248,25 @@ def _raise_query_error(status: int, body: dict[str, Any], where: str) -> None:
                       f"{' ' + kind if kind else ''}): {text}")
 
 
-def _well_formed(data: dict[str, Any]) -> bool:
-    kind, result = data.get("resultType"), data.get("result")
-    if kind in ("vector", "matrix"):
-        return isinstance(result, list) and all(isinstance(r, dict) for r in result)
-    if kind in ("scalar", "string"):
-        return isinstance(result, list) and len(result) == 2
-    return False
+def _result_type(result: Any) -> str | None:
+    """Prometheus's ``resultType`` told from ``data.result`` alone (all the library returns):
+    vector items carry "value" (or "histogram"), matrix items "values" (or "histograms"),
+    a scalar or a string is ``[time, "text"]``; "empty" for no series (either kind); None
+    for anything else. A scalar's text is a number: a string literal like ``"1"`` reads
+    as a scalar, the one case the shape cannot tell."""
+    if not isinstance(result, list):
+        return None
+    if not result:
+        return "empty"
+    if all(isinstance(r, dict) and ("value" in r or "histogram" in r) for r in result):
+        return "vector"
+    if all(isinstance(r, dict) and ("values" in r or "histograms" in r) for r in result):
+        return "matrix"
+    if (len(result) == 2 and isinstance(result[0], int | float)
+            and not isinstance(result[0], bool) and isinstance(result[1], str)):
+        try:
+            float(result[1])
+        except ValueError:
+            return "string"
+        return "scalar"
+    return None
