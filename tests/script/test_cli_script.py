@@ -224,3 +224,21 @@ def test_a_signal_cancels_the_step_records_the_rest_and_exits_128_plus(script, c
     assert (suite.get("tests"), suite.get("errors"), suite.get("skipped")) == ("3", "1", "1")
     error = suite.findall("testcase")[1].find("error")
     assert error.get("type") == "cancelled" and error.get("message") == f"cancelled by {name}"
+
+
+def test_a_reader_that_goes_away_stops_the_output_not_the_run(script, cli_env, tmp_path):
+    # `mlops-tui --script ... -o json | head -1`: the steps still run, the report is written
+    text = (f"namespace: kube-system\nsteps:\n  - get: {{kind: nodes}}\n"
+            f"  - logs: {{name: {STEADY_POD}, expect: healthz, tail: 0}}\n"
+            "  - get: {kind: nodes}\n")
+    report = tmp_path / "r.xml"
+    proc = subprocess.Popen([BINARY, "--demo", "--script", script(text), "-o", "json",
+                             "--junit", str(report)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env)
+    assert json.loads(proc.stdout.readline())["step"] == 1
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "0", "0")

@@ -200,3 +200,24 @@ def test_each_known_action_validates_through_its_own_request_model():
         lines = errors_of(f"steps:\n  - {action}:\n      zz_not_a_field: 1\n")
         assert any(line.startswith(f"ci.yaml:3: steps[0].{action}.zz_not_a_field: unknown "
                                    "field; known: ") for line in lines), (action, lines)
+
+
+ISSUE_EXAMPLE = """\
+namespace: demo
+vars: {replicas: "2"}
+steps:
+  - name: the app
+    apply: {path: manifests/web.yaml}
+  - wait: {kind: deployment, name: web, jsonpath: "{.status.replicas}", equals: "2", timeout: 60s}
+  - scale: {kind: deployment, name: web, replicas: "${replicas}"}
+  - get: {kind: pods, selector: app=web, expect_count: 2}
+  - assert_metric: {query: 'sum(rate(nv_inference_request_success[1m]))', op: ">", value: 0, for: 30s}
+  - delete: {kind: deployment, name: web}
+"""
+
+
+def test_the_issue_example_is_a_valid_script():
+    script = load_text(ISSUE_EXAMPLE, "ci.yaml", env={})
+    assert [s.action for s in script.steps] == ["apply", "wait", "scale", "get", "assert_metric",
+                                                "delete"]
+    assert script.steps[2].request.replicas == 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from typing import Any, Protocol, TextIO
 
@@ -37,6 +38,18 @@ class Reporter(Protocol):
     def finish(self, result: StepResult, total: int) -> None: ...
     def summary(self, results: list[StepResult], elapsed: float) -> None: ...
     def error(self, message: str) -> None: ...
+
+
+def write_line(stream: TextIO, text: str) -> None:
+    """Print one line; a reader that went away (``| head``) stops the output, not the run:
+    the steps still run and the JUnit report is still written."""
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):  # as Python's docs advise for SIGPIPE
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except ValueError:  # closed
+        pass
 
 
 def _args_text(args: dict[str, Any]) -> str:
@@ -65,7 +78,7 @@ class TextReporter:
     def _say(self, text: str, stream: TextIO | None = None) -> None:
         if self._line is not None:
             self._line.clear()
-        print(one_line(self.masker.text(text)), file=stream or self.out, flush=True)
+        write_line(stream or self.out, one_line(self.masker.text(text)))
 
     def plan(self, script: Script) -> None:
         self._say(f"plan: {script.file}: {len(script.steps)} steps (dry run, nothing sent)")
@@ -112,10 +125,13 @@ class TextReporter:
                 self._fraction = event.fraction
             self._draw(elapsed, self._detail, self._fraction)
 
-    def finish(self, result: StepResult, total: int) -> None:
+    def _stop_ticker(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+
+    def finish(self, result: StepResult, total: int) -> None:
+        self._stop_ticker()
         step = result.step
         head = f"{self._marks[result.status]} {step.index}/{total} {step.name}"
         if result.status is Status.SKIPPED:
@@ -125,6 +141,7 @@ class TextReporter:
             self._say(f"{head} ({format_seconds(result.duration_s)}){text}")
 
     def summary(self, results: list[StepResult], elapsed: float) -> None:
+        self._stop_ticker()  # a run cancelled from outside never finished its step
         counts = {status: sum(r.status is status for r in results) for status in Status}
         parts = [f"{counts[Status.OK]} passed"] + [
             f"{counts[s]} {s.value}" for s in (Status.FAILED, Status.CANCELLED, Status.SKIPPED)
@@ -149,7 +166,7 @@ class JsonReporter:
                   "error": None if error is None else self.masker.text(error)}
         record["name"] = self.masker.text(record["name"])
         # ensure_ascii: every control or odd character escaped, one object per line always
-        print(json.dumps(record), file=self.out, flush=True)
+        write_line(self.out, json.dumps(record))
 
     def plan(self, script: Script) -> None:
         for step in script.steps:
@@ -178,5 +195,4 @@ class JsonReporter:
         pass
 
     def error(self, message: str) -> None:
-        with contextlib.suppress(ValueError):  # a closed stream at exit
-            print(one_line(self.masker.text(message)), file=self.err, flush=True)
+        write_line(self.err, one_line(self.masker.text(message)))
