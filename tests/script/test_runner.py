@@ -152,23 +152,27 @@ async def test_cancelling_the_run_from_outside_cancels_the_step(tmp_path):
 
 
 class _BrokenRequest(Request):
-    pass
+    near: str = ""
 
 
 async def _broken(ctx, request):
-    raise RuntimeError("a bug")
+    raise RuntimeError(f"a bug near {request.near}")
     yield  # an async generator, like every action
 
 
-async def test_a_bug_in_an_action_is_a_failed_step_not_a_traceback(tmp_path):
+async def test_a_bug_in_an_action_is_a_failed_step_not_a_traceback(tmp_path, caplog):
     # A fake action: no real action raises a non-backend error on demand; this is the edge
-    # case of a future action with a bug, which must still end as one clear failed step.
+    # case of a future action with a bug, which must still end as one clear failed step,
+    # logged with its traceback but without the secret its message holds.
     actions = {**ACTIONS, "broken": ActionSpec("broken", _BrokenRequest, _broken, "a bug")}
-    code, records, _ = await run(HEAD + "  - broken: {}\n  - get: {kind: nodes}\n", tmp_path,
-                                 actions=actions)
+    code, records, _ = await run(HEAD + "  - broken: {near: '${API_TOKEN}'}\n"
+                                        "  - get: {kind: nodes}\n", tmp_path,
+                                 env={"API_TOKEN": "s3cr3t-t0ken"}, actions=actions)
     assert code == 2
     assert results(records) == [(1, "failed"), (2, "skipped")]
-    assert records[0]["error"] == "internal error: RuntimeError: a bug"
+    assert records[0]["error"] == "internal error: RuntimeError: a bug near ***"
+    assert "Traceback" in caplog.text and "RuntimeError: a bug near ***" in caplog.text
+    assert "s3cr3t-t0ken" not in caplog.text
 
 
 async def test_secrets_are_masked_in_json_and_junit(tmp_path):

@@ -13,6 +13,7 @@ import difflib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
@@ -232,7 +233,8 @@ class _Checker:
         except ValidationError as exc:
             self.add_validation(validation_problems(exc, spec.request, path, self.doc))
         except Exception as exc:  # a request model's own validator misbehaving: no traceback
-            log.exception("request model of %s raised", spec.name)
+            log.error("request model of %s raised: %s", spec.name,
+                      self.variables.masker().text(traceback.format_exc()))
             self.fail_at(path, f"invalid arguments: {exc}")
         return None
 

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import signal
 import time
+import traceback
 from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -196,7 +197,8 @@ class _Run:
             return result(Status.CANCELLED, f"cancelled by {self.interrupt.name}",
                           Failure.CANCELLED)
         except Exception as exc:  # a bug in an action must end as a failed step, not a trace
-            log.exception("step %s (%s) raised", step.index, step.action)
+            log.error("step %s (%s) raised: %s", step.index, step.action,
+                      self.script.masker.text(traceback.format_exc()))  # no secret in a log
             return result(Status.FAILED, f"internal error: {exc.__class__.__name__}: {exc}",
                           Failure.ENVIRONMENT)
         if timed_out:
