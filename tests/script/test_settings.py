@@ -76,3 +76,14 @@ async def test_the_namespace_flag_wins_over_the_script():
                             TextReporter(script.masker, out, io.StringIO(), live=False))
     assert code == 1
     assert "not found in namespace 'default'" in out.getvalue()
+
+
+async def test_in_process_the_section_applies_and_its_errors_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    script = load_text(f"prometheus:\n  password_file: {tmp_path / 'missing'}\n" + STEPS,
+                       env={})
+    err = io.StringIO()
+    code = await run_script(script, RunOptions(backend="demo"),
+                            TextReporter(script.masker, io.StringIO(), err, live=False))
+    assert code == 2
+    assert err.getvalue().startswith("error: cannot read the Prometheus password file ")

@@ -39,6 +39,7 @@ from mlops_tui.tui.script.results import (
     StepResult,
     format_seconds,
 )
+from mlops_tui.tui.script.settings import script_metrics
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0
@@ -52,7 +53,7 @@ class RunOptions:
 
     backend: str = "kubernetes"
     cluster: BackendSettings = field(default_factory=BackendSettings)
-    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    metrics: MetricsSettings | None = None  # None: the script's prometheus section, env, config
     metrics_source: str | None = None  # None: "demo" with the demo backend, else "prometheus"
     junit: str | None = None
     handle_signals: bool = False  # only the main thread's loop can take signals
@@ -251,6 +252,9 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
                 backend = registry.create(options.backend, _with_header(options.cluster,
                                                                         run.script))
             info = await run.interrupt.run(backend.connect())
+            source = options.metrics_source or (
+                "demo" if backend.name == "demo" else "prometheus")
+            metrics = _Metrics(source, options.metrics or script_metrics(run.script), backend)
         except BackendError as exc:
             run.out.error(f"error: {exc}")
             run.skip_all("not run: could not connect")
@@ -258,8 +262,6 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
         except _Interrupted:
             run.skip_all(f"not run: interrupted by {run.interrupt.name}")
             return run.exit_code()
-        source = options.metrics_source or ("demo" if backend.name == "demo" else "prometheus")
-        metrics = _Metrics(source, options.metrics, backend)
         namespace = options.cluster.namespace or run.script.namespace or info.namespace
         await run.steps(ActionContext(backend, namespace, metrics=metrics.get))
         return run.exit_code()
