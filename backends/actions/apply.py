@@ -156,7 +156,7 @@ async def run_apply(ctx: ActionContext, req: ApplyRequest) -> AsyncIterator[Acti
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
     if not req.dry_run and ctx.backend.readonly:
         raise ReadOnlyError(f"read-only mode: apply of {req.path} refused")
-    found = await asyncio.to_thread(manifests.load, req.path)
+    found = await asyncio.to_thread(manifests.load, ctx.path(req.path))
     # kind_of may ask the server's discovery about a version it has not seen yet
     targets = [await asyncio.to_thread(_target, applier, m, ctx, req) for m in found]
     field_manager = req.field_manager or ctx.field_manager

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -113,7 +114,16 @@ class ActionContext:
     field_manager: str = "mlops-tui"
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # where relative paths in requests point from: a script's folder (as Ansible resolves
+    # paths against the playbook), so a script runs the same from any working directory
+    workdir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, text: str) -> str:
+        """A path a request names, made absolute against :attr:`workdir` when relative."""
+        if self.workdir is None or text.startswith("~") or Path(text).is_absolute():
+            return text
+        return str(self.workdir / text)
 
     def kind(self, alias: str) -> KindInfo:
         """The kind a user means by ``alias`` (anything ``:`` accepts).

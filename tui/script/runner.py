@@ -22,6 +22,7 @@ import traceback
 from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from mlops_tui.backends import registry
 from mlops_tui.backends.actions import ActionContext, ActionEvent, EventKind, Failure, execute
@@ -29,7 +30,7 @@ from mlops_tui.backends.errors import BackendError
 from mlops_tui.backends.models import BackendSettings, MetricsSettings
 from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
 from mlops_tui.tui.script import junit
-from mlops_tui.tui.script.loader import Script, Step
+from mlops_tui.tui.script.loader import STDIN_NAME, Script, Step
 from mlops_tui.tui.script.report import Reporter
 from mlops_tui.tui.script.results import (
     EXIT_OK,
@@ -263,7 +264,9 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
             run.skip_all(f"not run: interrupted by {run.interrupt.name}")
             return run.exit_code()
         namespace = options.cluster.namespace or run.script.namespace or info.namespace
-        await run.steps(ActionContext(backend, namespace, metrics=metrics.get))
+        workdir = None if run.script.file == STDIN_NAME else Path(run.script.file).parent
+        await run.steps(ActionContext(backend, namespace, metrics=metrics.get,
+                                      workdir=workdir))
         return run.exit_code()
     finally:
         await _close(backend if options.backend_instance is None else None, metrics)
