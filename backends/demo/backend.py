@@ -47,6 +47,7 @@ from mlops_tui.backends.models import (
     Row,
     Verb,
 )
+from mlops_tui.backends.names import check_namespace
 from mlops_tui.backends.render._common import Obj
 from mlops_tui.backends.render.describe import to_yaml
 
@@ -57,6 +58,9 @@ USER = "demo-admin"
 ISVC = custom_kind("inferenceservices", "InferenceService", "serving.kserve.io", "v1beta1",
                    True, singular="inferenceservice")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# where a session starts when no namespace is asked for: all of them, so a newcomer lands
+# on the whole GPU cluster (inference pods, GPU operator, monitoring), not on `default`
+START_NAMESPACE = ""
 
 
 class DemoBackend:
@@ -77,7 +81,7 @@ class DemoBackend:
         wanted = self.settings.context
         self._context = wanted if wanted in CONTEXTS else DEFAULT_CONTEXT
         self._namespace = "" if self.settings.all_namespaces else (
-            self.settings.namespace or "default")
+            self.settings.namespace or START_NAMESPACE)
         self._worlds: dict[str, World] = {}
         self._stores: dict[tuple[str, str, str], RowStore] = {}
         self._index: tuple[str, KindIndex] | None = None
@@ -119,6 +123,7 @@ class DemoBackend:
         wanted = self.settings.context
         if wanted and wanted not in CONTEXTS:
             raise self._unknown_context(wanted)
+        _checked(self._namespace)
         _ = self.world
         if not self.frozen and self._ticker is None:
             self._stop.clear()
@@ -142,7 +147,7 @@ class DemoBackend:
         return self._index[1].resolve(alias)
 
     def cache(self, kind: KindInfo, namespace: str) -> RowStore:
-        ns = namespace if kind.namespaced else ""
+        ns = _checked(namespace) if kind.namespaced else ""
         key = (kind.group, kind.name, ns)
         store = self._stores.get(key)
         if store is None:
@@ -153,7 +158,7 @@ class DemoBackend:
         return store
 
     def set_namespace(self, namespace: str) -> None:
-        self._namespace = namespace
+        self._namespace = _checked(namespace)
 
     async def close(self) -> None:
         self._stop.set()
@@ -206,7 +211,7 @@ class DemoBackend:
 
     # -- lookups --------------------------------------------------------------------------
     def _find(self, ref: ResourceRef) -> Obj:
-        ns = ref.namespace if ref.kind.namespaced else ""
+        ns = _checked(ref.namespace) if ref.kind.namespaced else ""
         obj = self.world.get(ref.kind.name, ns, ref.name) if self._served(ref.kind) else None
         if obj is None:
             where = f" in namespace {ns!r}" if ns else ""
@@ -247,7 +252,7 @@ class DemoBackend:
             raise Invalid(f"invalid label selector: {problem}")
         fields = _field_terms(field_selector)
         with self.world.lock:
-            objs = self.world.list(kind.name, namespace if kind.namespaced else "") if (
+            objs = self.world.list(kind.name, _checked(namespace) if kind.namespaced else "") if (
                 self._served(kind)) else []
             return [copy.deepcopy(o) for o in objs
                     if all(r.matches(o["metadata"].get("labels") or {}) for r in requirements)
@@ -390,7 +395,7 @@ class DemoBackend:
 
     # -- ContextSwitcher ------------------------------------------------------------------
     def contexts(self) -> list[ContextInfo]:
-        return [ContextInfo(name, spec.cluster, USER, "default", name == self._context)
+        return [ContextInfo(name, spec.cluster, USER, START_NAMESPACE, name == self._context)
                 for name, spec in CONTEXTS.items()]
 
     def _unknown_context(self, name: str) -> ConfigError:
@@ -412,6 +417,16 @@ def create_backend(settings: BackendSettings, **options: object) -> DemoBackend:
     """The entry point ``mlops_tui.backends: demo``; ``options`` go to :class:`DemoBackend`
     (``seed``, ``now``, ``frozen``, ``tick_interval``, ``log_interval``)."""
     return DemoBackend(settings, **options)  # type: ignore[arg-type]
+
+
+def _checked(namespace: str) -> str:
+    """``namespace`` ("" = all) when the API would accept it: the demo refuses what a real
+    cluster refuses, so a session that works here works there.
+
+    Raises:
+        ConfigError: not a valid namespace name.
+    """
+    return check_namespace(namespace) if namespace else ""
 
 
 def _field_terms(selector: str) -> list[tuple[str, str]]:

@@ -96,9 +96,9 @@ def test_backend_modules_never_import_the_ui():
 async def test_connect_and_info(demo):
     info = demo.info()
     assert (info.context, info.user, info.server, info.version, info.namespace) == (
-        "demo-gpu-cluster", "demo-admin", "https://demo.local:6443", "v1.30.2 (demo)", "default")
-    demo.set_namespace("")
-    assert demo.info().namespace == ""
+        "demo-gpu-cluster", "demo-admin", "https://demo.local:6443", "v1.30.2 (demo)", "")
+    demo.set_namespace("triton")  # it starts on all namespaces: the whole GPU cluster
+    assert demo.info().namespace == "triton"
     names = [k.name for k in demo.kinds()]
     assert names[0] == "pods" and names[-1] == "inferenceservices"
     isvc = demo.resolve_kind("isvc")
