@@ -19,6 +19,7 @@ from mlops_tui.backends.errors import (
     UnsupportedError,
 )
 from mlops_tui.backends.kinds import (
+    BY_NAME,
     GpuJoinRenderer,
     KindIndex,
     columns_for,
@@ -28,9 +29,9 @@ from mlops_tui.backends.kinds import (
 from mlops_tui.backends.kubernetes import config as kubeconfig
 from mlops_tui.backends.kubernetes.apply import ServedKinds
 from mlops_tui.backends.kubernetes.apply import apply as apply_manifest
-from mlops_tui.backends.kubernetes.discovery import discover
+from mlops_tui.backends.kubernetes.discovery import discover, server_version
 from mlops_tui.backends.kubernetes.gpu import GpuRequests
-from mlops_tui.backends.kubernetes.informer import Informer, collection_path
+from mlops_tui.backends.kubernetes.informer import Informer, collection_path, object_path
 from mlops_tui.backends.kubernetes.logs import stream_logs
 from mlops_tui.backends.kubernetes.related import ApiRelated
 from mlops_tui.backends.kubernetes.transport import MERGE_PATCH, Transport
@@ -43,10 +44,12 @@ from mlops_tui.backends.models import (
     ResourceRef,
     Verb,
 )
+from mlops_tui.backends.names import check_namespace, quote_segment
 from mlops_tui.backends.render import describe as describe_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_PODS = BY_NAME[("", "pods")].info()  # for the paths of pods a workload or node holds
 
 
 class _Connection:
@@ -86,8 +89,7 @@ class KubernetesBackend:
         loaded = kubeconfig.load(self.settings.kubeconfig, context,
                                  self.settings.request_timeout)
         transport = Transport(loaded.api_client, self.settings.request_timeout)
-        version = transport.get("/version").get("gitVersion", "unknown")
-        return _Connection(loaded, transport, version, discover(transport))
+        return _Connection(loaded, transport, server_version(transport), discover(transport))
 
     async def connect(self) -> ClusterInfo:
         conn = await asyncio.to_thread(self._open, self.settings.context)
@@ -95,7 +97,8 @@ class KubernetesBackend:
         if self.settings.all_namespaces:
             self._namespace = ""
         else:
-            self._namespace = self.settings.namespace or conn.loaded.namespace or "default"
+            self._namespace = _namespace(self.settings.namespace or conn.loaded.namespace
+                                         or "default")
         return self.info()
 
     @property
@@ -117,7 +120,7 @@ class KubernetesBackend:
         return self.conn.index.resolve(alias)
 
     def set_namespace(self, namespace: str) -> None:
-        self._namespace = namespace
+        self._namespace = _namespace(namespace)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -126,7 +129,7 @@ class KubernetesBackend:
     # -- caches ---------------------------------------------------------------------------
     def cache(self, kind: KindInfo, namespace: str) -> RowStore:
         conn = self.conn
-        namespace = namespace if kind.namespaced else ""
+        namespace = _namespace(namespace) if kind.namespaced else ""
         key = (kind.group, kind.name, namespace)
         with self._lock:
             informer = conn.informers.get(key)
@@ -181,8 +184,7 @@ class KubernetesBackend:
 
     # -- helpers --------------------------------------------------------------------------
     def _path(self, ref: ResourceRef, sub: str = "") -> str:
-        path = collection_path(ref.kind, ref.namespace) + f"/{ref.name}"
-        return f"{path}/{sub}" if sub else path
+        return object_path(ref.kind, ref.namespace, ref.name, *([sub] if sub else []))
 
     def _guard(self, verb: Verb, ref: ResourceRef) -> None:
         if self.readonly:
@@ -260,7 +262,7 @@ class KubernetesBackend:
         if not labels:
             raise NotFound(f"{ref} has no label selector to find its pods")
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        pods = self.conn.transport.get(f"/api/v1/namespaces/{ref.namespace}/pods",
+        pods = self.conn.transport.get(collection_path(_PODS, ref.namespace),
                                        [("labelSelector", selector)]).get("items") or []
         if not pods:
             raise NotFound(f"{ref} has no pods")
@@ -290,7 +292,7 @@ class KubernetesBackend:
             query.append(("previous", "true"))
         if tail_lines is not None:
             query.append(("tailLines", tail_lines))
-        path = f"/api/v1/namespaces/{ref.namespace}/pods/{pod}/log"
+        path = object_path(_PODS, ref.namespace, pod, "log")
         async for line in stream_logs(self.conn.transport, path, query,
                                       self.settings.log_line_max, follow):
             yield line
@@ -350,7 +352,7 @@ class KubernetesBackend:
                 continue
             body = {"apiVersion": policy, "kind": "Eviction",
                     "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
-            path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/eviction"
+            path = object_path(_PODS, meta["namespace"], meta["name"], "eviction")
             try:
                 await self._call(transport.json, "POST", path, body=body)
                 victims.append(meta)
@@ -363,7 +365,7 @@ class KubernetesBackend:
             await asyncio.sleep(1.0)
             left = []
             for meta in remaining:
-                path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+                path = object_path(_PODS, meta["namespace"], meta["name"])
                 try:
                     obj = await self._call(transport.get, path)
                     if obj["metadata"].get("uid") == meta.get("uid"):
@@ -416,8 +418,9 @@ class KubernetesBackend:
             return None
         scheme = "https" if "https" in str(port.get("name", "")) else "http"
         port_ref = port.get("name") or port.get("port")
-        url = (f"{self.conn.transport.server}/api/v1/namespaces/{meta['namespace']}/services/"
-               f"{scheme}:{meta['name']}:{port_ref}/proxy")
+        q = quote_segment
+        url = (f"{self.conn.transport.server}/api/v1/namespaces/{q(meta['namespace'])}/"
+               f"services/{scheme}:{q(meta['name'])}:{q(str(port_ref))}/proxy")
         return url, self._http_auth(), f"{meta['namespace']}/{meta['name']} via the API server"
 
     def _list_services(self) -> list[dict[str, Any]]:
@@ -428,8 +431,8 @@ class KubernetesBackend:
             found = []
             for namespace in dict.fromkeys((self._namespace or "default", "monitoring")):
                 try:
-                    found += transport.get(f"/api/v1/namespaces/{namespace}/services").get(
-                        "items") or []
+                    path = f"/api/v1/namespaces/{quote_segment(namespace)}/services"
+                    found += transport.get(path).get("items") or []
                 except BackendError:
                     continue
             return found
@@ -449,21 +452,33 @@ class KubernetesBackend:
 
     # -- ContextSwitcher ------------------------------------------------------------------
     def contexts(self) -> list[ContextInfo]:
-        current = self._conn.loaded.context if self._conn else None
+        # from memory (parsed by the last connect, re-read in the background): this runs on
+        # the UI thread, which must not parse YAML
+        if self._conn is None:
+            return kubeconfig.list_contexts(self.settings.kubeconfig)
+        current = self._conn.loaded.context
         return [ContextInfo(c.name, c.cluster, c.user, c.namespace, c.name == current)
-                for c in kubeconfig.list_contexts(self.settings.kubeconfig)]
+                for c in self._conn.loaded.catalog.snapshot()]
 
     async def use_context(self, name: str) -> ClusterInfo:
-        names = [c.name for c in self.contexts()]
-        if name not in names:
-            raise ConfigError(f"context {name!r} not found; available: {', '.join(names)}")
-        new = await asyncio.to_thread(self._open, name)  # fails before anything is torn down
+        # reads the files afresh (an unknown name is a ConfigError) and reaches the server;
+        # fails before anything is torn down
+        new = await asyncio.to_thread(self._open, name)
         old, self._conn = self._conn, new
         if old is not None:
             await asyncio.to_thread(old.stop)
         self._namespace = new.loaded.namespace or ("" if self.settings.all_namespaces
                                                    else "default")
         return self.info()
+
+
+def _namespace(namespace: str) -> str:
+    """``namespace`` when it may go into a request path ("" is all namespaces).
+
+    Raises:
+        ConfigError: not a valid namespace name.
+    """
+    return check_namespace(namespace) if namespace else ""
 
 
 def _default_container(pod: dict[str, Any]) -> str | None:

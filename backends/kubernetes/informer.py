@@ -19,13 +19,19 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
 import urllib3
 
 from mlops_tui.backends.cache import RowStore
-from mlops_tui.backends.errors import BackendError, ConnectionFailed, Forbidden, Unauthorized
-from mlops_tui.backends.kubernetes.transport import Gone, Transport, iter_lines
+from mlops_tui.backends.errors import BackendError, ConfigError, Forbidden, Unauthorized
+from mlops_tui.backends.kubernetes.transport import (
+    Gone,
+    Transport,
+    decode_object,
+    iter_lines,
+    not_kubernetes,
+)
 from mlops_tui.backends.models import KindInfo, Row
+from mlops_tui.backends.names import check_namespace, quote_segment
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +43,45 @@ _LIST_META = re.compile(rb'"metadata":\{([^{}]*)\}')
 _CONTINUE = re.compile(rb'"continue":"([^"]*)"')
 
 
-def _continue_token(body: bytes) -> str:
+def _continue_token(body: bytes, server: str = "", what: str = "list") -> str:
     """The list's continue token, read from the head of the body without decoding it all:
     the API server writes the list's flat ``metadata`` before ``items``."""
     meta = _LIST_META.search(body, 0, 4096)
     if meta is None or body.find(b'"items"', 0, meta.start()) != -1:
-        return str(((orjson.loads(body).get("metadata")) or {}).get("continue") or "")
+        page = decode_object(body, server, what)
+        return str(((page.get("metadata")) or {}).get("continue") or "")
     token = _CONTINUE.search(meta.group(1))
     return token.group(1).decode() if token else ""
 
 
 def collection_path(kind: KindInfo, namespace: str) -> str:
-    base = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    """The URL path of ``kind``'s objects in ``namespace`` ("" = all namespaces).
+
+    Raises:
+        ConfigError: ``namespace`` is not a valid namespace name.
+    """
+    q = quote_segment  # every segment, server-sent ones too: none can reshape the path
+    base = (f"/apis/{q(kind.group)}/{q(kind.version)}" if kind.group
+            else f"/api/{q(kind.version)}")
     if kind.namespaced and namespace:
-        return f"{base}/namespaces/{namespace}/{kind.name}"
-    return f"{base}/{kind.name}"
+        return f"{base}/namespaces/{q(check_namespace(namespace))}/{q(kind.name)}"
+    return f"{base}/{q(kind.name)}"
+
+
+def object_path(kind: KindInfo, namespace: str, name: str, *subresource: str) -> str:
+    """The URL path of one object (and a subresource: ``scale``, ``log``, ``eviction``).
+
+    Raises:
+        ConfigError: ``namespace`` is invalid, or ``name`` cannot be an object's name.
+    """
+    # the API server decodes %2F back to '/' before routing, so quoting alone would let
+    # ``web/log`` reach a subresource: refuse what no object can be named, as the API's
+    # own ValidatePathSegmentName does ('.', '..', '/' and '%')
+    if name in ("", ".", "..") or "/" in name or "%" in name:
+        raise ConfigError(f"invalid name {name!r}: no object is named so (it may not be "
+                          "empty, '.' or '..', nor hold '/' or '%')")
+    return "/".join((collection_path(kind, namespace), *map(quote_segment, (name,
+                                                                             *subresource))))
 
 
 class Backoff:
@@ -132,8 +162,7 @@ class Informer:
                 self.relists += 1
             except (Unauthorized, Forbidden) as exc:
                 self._fail(str(exc), slow=True)
-            except (ConnectionFailed, BackendError, urllib3.exceptions.HTTPError, OSError,
-                    orjson.JSONDecodeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - an odd answer must not end the watch for good
                 if self._stop.is_set():
                     break
                 self._fail(str(exc) if isinstance(exc, BackendError) else
@@ -153,7 +182,7 @@ class Informer:
                 self.on_object(obj["metadata"]["uid"], obj)
             return self.render(obj, now)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            meta = obj.get("metadata") or {}
+            meta = (obj.get("metadata") if isinstance(obj, dict) else None) or {}
             log.warning("cannot render %s %s/%s: %r", self.kind.kind, meta.get("namespace"),
                         meta.get("name"), exc)
             return None
@@ -179,7 +208,7 @@ class Informer:
                     finally:
                         resp.release_conn()
                     pages.put(body)
-                    token = _continue_token(body)
+                    token = _continue_token(body, self.transport.server, f"GET {self.path}")
                     if not token:
                         break
             except BaseException as exc:  # noqa: BLE001 - re-raised in the informer thread
@@ -199,10 +228,14 @@ class Informer:
         now = time.time()
         version = ""
         for body in self._pages():
-            page = orjson.loads(body)
+            page = decode_object(body, self.transport.server, f"GET {self.path}")
             # the rows go in whole at the end: one reset for the table, not one re-sort a
             # page; meanwhile the store reports how many have arrived
-            rows.extend(r for r in (self._render(o, now) for o in page.get("items") or ()) if r)
+            items = page.get("items") or []
+            if not isinstance(items, list):
+                raise not_kubernetes(self.transport.server, f"GET {self.path}",
+                                     "its items are not a list")
+            rows.extend(r for r in (self._render(o, now) for o in items) if r)
             self.store.set_progress(len(rows))
             version = (page.get("metadata") or {}).get("resourceVersion", "") or version
             if self._stop.is_set():
@@ -227,7 +260,8 @@ class Informer:
                 if self._stop.is_set():
                     return
                 if line:
-                    self._event(orjson.loads(line))
+                    self._event(decode_object(line, self.transport.server,
+                                              f"watch {self.path}"))
         finally:
             self._resp = None
             if self._stop.is_set():
@@ -236,7 +270,10 @@ class Informer:
                 resp.release_conn()
 
     def _event(self, event: Obj) -> None:
-        etype, obj = event.get("type"), event.get("object") or {}
+        etype, obj = event.get("type"), event.get("object")
+        if not isinstance(obj, dict):
+            raise not_kubernetes(self.transport.server, f"watch {self.path}",
+                                 "an event without an object")
         if etype == "ERROR":
             if obj.get("code") == 410:
                 raise Gone(obj.get("message", "too old resource version"))

@@ -35,6 +35,38 @@ class Gone(BackendError):
     """410: the resourceVersion a watch asked for was compacted away; relist."""
 
 
+class NotKubernetes(ConnectionFailed):
+    """A 2xx answer that is not what the Kubernetes API sends (HTML from a proxy or a web
+    server at the kubeconfig's address, a JSON list, an object of the wrong shape)."""
+
+
+def not_kubernetes(server: str, what: str, detail: str) -> NotKubernetes:
+    return NotKubernetes(f"{server} answered with something that is not the Kubernetes API: "
+                         f"{what}: {detail}", hint="check the server address in the kubeconfig")
+
+
+def snippet(body: bytes, limit: int = 40) -> str:
+    """The start of a body a server sent, safe to put on one line of an error message."""
+    text = body[:limit * 4].decode("utf-8", "replace")
+    text = " ".join(text.split())[:limit]
+    return repr(text) + ("…" if len(body) > limit else "")
+
+
+def decode_object(body: bytes, server: str, what: str) -> dict[str, Any]:
+    """A response body as the JSON object every Kubernetes API answer is.
+
+    Raises:
+        NotKubernetes: the body is not JSON, or JSON but not an object.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise not_kubernetes(server, what, f"not JSON, it starts {snippet(body)}") from None
+    if not isinstance(data, dict):
+        raise not_kubernetes(server, what, f"a JSON {type(data).__name__}, not an object")
+    return data
+
+
 def _status_message(body: bytes) -> str:
     try:
         data = orjson.loads(body)
@@ -95,16 +127,22 @@ class Transport:
             raise http_error(resp.status, data, f"{method} {path}", self.server)
         return resp
 
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The answer as a JSON object ({} for an empty body); never a decoding error.
+
+        Raises:
+            NotKubernetes: the answer is not a JSON object.
+        """
         resp = self.open(method, path, **kwargs)
         try:
-            return orjson.loads(resp.data) if resp.data else {}
+            data = resp.data
+            return decode_object(data, self.server, f"{method} {path}") if data else {}
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ConnectionFailed(f"lost {self.server} mid-response: {_reason(exc)}") from None
         finally:
             resp.release_conn()
 
-    def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
+    def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
         return self.json("GET", path, query=query)
 
     def text(self, path: str, query: list[tuple[str, Any]] | None = None) -> str:

@@ -6,6 +6,7 @@ No mocks here: every call crosses HTTP to the control plane that tests/cluster s
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 
 import pytest
@@ -205,9 +206,19 @@ def test_custom_resource_found_by_discovery(make_backend, control_plane, fresh_n
     assert kind is not None and kind.group == "serving.kserve.io" and kind.version == "v1beta1"
     store = backend.cache(kind, fresh_namespace)
     wait_for(lambda: names(store) == {"resnet"}, what="custom object row")
-    text = asyncio.run(backend.describe(ResourceRef(kind, "resnet", fresh_namespace)))
-    assert "InferenceService" not in text or "resnet" in text
-    assert "modelFormat" in text
+    assert store.find(fresh_namespace, "resnet").namespace == fresh_namespace
+    ref = ResourceRef(kind, "resnet", fresh_namespace)
+    obj = asyncio.run(backend.get_object(ref))
+    assert (obj["kind"], obj["apiVersion"]) == ("InferenceService", "serving.kserve.io/v1beta1")
+    assert obj["spec"] == {"predictor": {"model": {"modelFormat": {"name": "onnx"}}}}
+    # describe shows this object (its name, namespace and the spec the server stored)
+    text = asyncio.run(backend.describe(ref))
+    assert re.search(r"^Name:\s+resnet$", text, re.M), text
+    assert re.search(rf"^Namespace:\s+{fresh_namespace}$", text, re.M), text
+    # the spec's nesting, in either key style (kubectl describe title-cases the keys)
+    assert re.search(r"(modelFormat|Model Format):\s*\n\s+[Nn]ame:\s+onnx$", text, re.M), text
+    with pytest.raises(NotFound):
+        asyncio.run(backend.describe(ResourceRef(kind, "absent", fresh_namespace)))
 
 
 def test_limited_user_gets_403_with_a_clear_message(control_plane):
