@@ -95,3 +95,57 @@ def test_unknown_backend_lists_installed():
     result = run_cli("--backend", "nope")
     assert result.returncode == 2
     assert "unknown backend 'nope'; installed backends: demo, kubernetes" in result.stderr
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [
+    ("--request-timeout", "0", "must be more than 0 and at most 3600 seconds"),
+    ("--request-timeout", "-1", "must be more than 0 and at most 3600 seconds"),
+    ("--request-timeout", "nan", "must be more than 0 and at most 3600 seconds"),
+    ("--request-timeout", "inf", "must be more than 0 and at most 3600 seconds"),
+    ("--request-timeout", "1e309", "must be more than 0 and at most 3600 seconds"),
+    ("--request-timeout", "abc", "'abc' is not a number of seconds"),
+    ("--refresh", "0", "must be at least 0.5 and at most 3600 seconds"),
+    ("--refresh", "-inf", "must be at least 0.5 and at most 3600 seconds"),
+    ("--refresh", "nan", "must be at least 0.5 and at most 3600 seconds"),
+    ("--log-lines", "-1", "must be between 100 and 1000000 lines"),
+    ("--log-lines", "9" * 30, "must be between 100 and 1000000 lines"),
+    ("--log-lines", "1.5", "'1.5' is not a whole number"),
+    ("--log-line-max", "-4096", "must be between 80 and 1048576 bytes"),
+    ("--log-line-max", "99999999999", "must be between 80 and 1048576 bytes"),
+    ("-n", "a b/../../x?watch=1", "invalid namespace 'a b/../../x?watch=1': must be lower-case"),
+    ("-n", "[/]", "invalid namespace '[/]'"),
+    ("--namespace", "Default", "invalid namespace 'Default'"),
+])
+def test_bad_flag_values_are_usage_errors(capsys, flag, value, says):
+    from mlops_tui.tui.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:  # the parser main() uses; no app ever starts
+        build_parser().parse_args(["--demo", f"{flag}={value}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    shown = "-n/--namespace" if flag in ("-n", "--namespace") else flag
+    assert f"error: argument {shown}: " in err
+    assert says in err and "Traceback" not in err
+
+
+def test_good_flag_values_parse():
+    from mlops_tui.tui.cli import build_parser
+
+    args = build_parser().parse_args(["--request-timeout", "0.25", "--refresh", "0.5",
+                                      "--log-lines", "100", "--log-line-max", "1048576",
+                                      "-n", "team-a"])
+    assert (args.request_timeout, args.refresh, args.log_lines, args.log_line_max,
+            args.namespace) == (0.25, 0.5, 100, 1048576, "team-a")
+
+
+def test_a_hostile_namespace_sends_no_request(tmp_path):
+    """The real binary against a server that records every request: none arrives."""
+    from tests.backends.odd_server import OddServer
+
+    with OddServer() as server:
+        result = run_cli("--kubeconfig", str(server.kubeconfig(tmp_path / "config")),
+                         "-n", "a b/../../x?watch=1")
+        assert server.requests == []
+    assert result.returncode == 2
+    assert "error: argument -n/--namespace: invalid namespace" in result.stderr
+    assert "Traceback" not in result.stderr

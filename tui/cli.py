@@ -15,7 +15,7 @@ import sys
 from mlops_tui.backends import registry
 from mlops_tui.backends.errors import BackendError
 from mlops_tui.backends.models import BackendSettings
-from mlops_tui.tui import package_version
+from mlops_tui.tui import flag_types, package_version
 from mlops_tui.tui.config import metrics_settings
 from mlops_tui.tui.paths import state_dir
 from mlops_tui.tui.registry import OWN_VIEWS
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "then ~/.kube/config, then in-cluster).")
     opts.add_argument("--context", metavar="NAME",
                       help="The name of the kubeconfig context to use.")
-    opts.add_argument("-n", "--namespace", metavar="NS",
+    opts.add_argument("-n", "--namespace", metavar="NS", type=flag_types.namespace,
                       help="The namespace to start in (default: the context's).")
     opts.add_argument("-A", "--all-namespaces", action="store_true",
                       help="Start in all namespaces.")
@@ -101,12 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     opts.add_argument("--backend", metavar="NAME",
                       help=f"Cluster backend to use (installed: "
                            f"{', '.join(registry.available()) or 'none'}).")
-    opts.add_argument("--log-lines", metavar="N", type=int, default=5000,
-                      help="Log lines kept per log view (a ring buffer). Default: 5000.")
-    opts.add_argument("--log-line-max", metavar="BYTES", type=int, default=4096,
-                      help="Longer log lines are cut to this many bytes. Default: 4096.")
-    opts.add_argument("--request-timeout", metavar="SECONDS", type=float, default=10.0,
-                      help="Timeout of one API request. Default: 10.")
+    opts.add_argument("--log-lines", metavar="N", default=5000,
+                      type=flag_types.count(100, 1_000_000, "lines"),
+                      help="Log lines kept per log view (a ring buffer), 100 to 1000000. "
+                           "Default: 5000.")
+    opts.add_argument("--log-line-max", metavar="BYTES", default=4096,
+                      type=flag_types.count(80, 1_048_576, "bytes"),
+                      help="Longer log lines are cut to this many bytes (80 to 1048576). "
+                           "Default: 4096.")
+    opts.add_argument("--request-timeout", metavar="SECONDS", default=10.0,
+                      type=flag_types.seconds(0, 3600),
+                      help="Timeout of one API request (more than 0, at most 3600). "
+                           "Default: 10.")
     metrics = parser.add_argument_group("Metrics options (the :gpu, :models and :pulse panels)")
     metrics.add_argument("--prometheus-url", metavar="URL",
                          help="Prometheus to read panels from (env MLOPS_TUI_PROMETHEUS_URL, "
@@ -122,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="CA bundle to verify Prometheus's certificate with.")
     metrics.add_argument("--prometheus-insecure-skip-tls-verify", action="store_true",
                          help="Do not verify Prometheus's certificate (insecure).")
-    metrics.add_argument("--refresh", metavar="SECONDS", type=float, default=2.0,
-                         help="Seconds between panel refreshes. Default: 2.")
+    metrics.add_argument("--refresh", metavar="SECONDS", default=2.0,
+                         type=flag_types.seconds(0.5, 3600),
+                         help="Seconds between panel refreshes (0.5 to 3600). Default: 2.")
     script = parser.add_argument_group("Script options (headless: run a YAML file of steps, no UI)")
     script.add_argument("--script", metavar="FILE",
                         help="Run the steps of FILE ('-': stdin) and exit. Its context and "
