@@ -173,10 +173,6 @@ class Scaler(Protocol):
         """Set the replica count of a deployment, statefulset or replicaset."""
         ...
 
-    async def replicas(self, ref: ResourceRef) -> int:
-        """The desired replica count now, to prefill the scale dialog."""
-        ...
-
 
 @runtime_checkable
 class Deleter(Protocol):

@@ -310,12 +310,6 @@ class DemoBackend:
             index += 1
 
     # -- Scaler, Restarter, Deleter -------------------------------------------------------
-    async def replicas(self, ref: ResourceRef) -> int:
-        obj = self._find(ref)
-        if "replicas" not in obj.get("spec", {}):
-            raise UnsupportedError(f"{ref.kind.display} have no replica count")
-        return int(obj["spec"]["replicas"])
-
     async def scale(self, ref: ResourceRef, replicas: int) -> None:
         with self.world.lock:
             obj = self._guard(ref, Verb.SCALE)

@@ -298,10 +298,6 @@ class KubernetesBackend:
             yield line
 
     # -- Scaler, Deleter, Restarter ---------------------------------------------------------
-    async def replicas(self, ref: ResourceRef) -> int:
-        obj = await self._call(self._get, ref)
-        return int((obj.get("spec") or {}).get("replicas") or 0)
-
     async def scale(self, ref: ResourceRef, replicas: int) -> None:
         self._guard(Verb.SCALE, ref)
         if replicas < 0:

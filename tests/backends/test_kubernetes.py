@@ -247,7 +247,7 @@ def test_scale_restart_delete_deployment(make_backend, control_plane, fresh_name
     wait_for(lambda: "triton" in names(store), what="deployment row")
 
     asyncio.run(backend.scale(ref, 3))
-    assert asyncio.run(backend.replicas(ref)) == 3
+    assert asyncio.run(backend.get_object(ref))["spec"]["replicas"] == 3
     # the real ReplicaSet controller makes the pods; the label selector finds them
     pods = backend.cache(backend.resolve_kind("pods"), fresh_namespace)
     wait_for(lambda: len(pods.rows()) == 3, timeout=30, what="3 pods from the controller")
@@ -260,7 +260,7 @@ def test_scale_restart_delete_deployment(make_backend, control_plane, fresh_name
     asyncio.run(backend.delete(ref))
     wait_for(lambda: "triton" not in names(store), what="deployment gone")
     with pytest.raises(NotFound):
-        asyncio.run(backend.replicas(ref))
+        asyncio.run(backend.get_object(ref))
 
 
 def test_readonly_refuses_every_mutation(make_backend, control_plane, fresh_namespace):
