@@ -60,3 +60,32 @@ def test_bad_config_is_one_clear_error(tmp_path, monkeypatch, content, message):
     config.write_text(content)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         metrics_settings(args(), config)
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://host/", "http://", "http://[::1",
+                                 "https://host:99999/", "[bold]x[/]"])
+def test_a_url_that_cannot_be_prometheus_is_refused_before_any_request(tmp_path, monkeypatch,
+                                                                        url):
+    monkeypatch.delenv("MLOPS_TUI_PROMETHEUS_URL", raising=False)
+    with pytest.raises(ConfigError, match="invalid Prometheus URL"):
+        metrics_settings(args("--prometheus-url", url), tmp_path / "absent.yaml")
+    monkeypatch.setenv("MLOPS_TUI_PROMETHEUS_URL", url)
+    with pytest.raises(ConfigError, match="invalid Prometheus URL"):
+        metrics_settings(args(), tmp_path / "absent.yaml")
+
+
+def test_a_url_with_credentials_is_never_repeated(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLOPS_TUI_PROMETHEUS_URL", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        metrics_settings(args("--prometheus-url", "gopher://user:hunter2@host"),
+                         tmp_path / "absent.yaml")
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("timeout", ["abc", "-1", "0", "true", "1e9", "[1]"])
+def test_a_bad_timeout_in_the_config_file_is_one_clear_error(tmp_path, monkeypatch, timeout):
+    monkeypatch.delenv("MLOPS_TUI_PROMETHEUS_URL", raising=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"prometheus:\n  timeout: {timeout}\n")
+    with pytest.raises(ConfigError, match="prometheus.timeout"):
+        metrics_settings(args(), config)

@@ -25,6 +25,7 @@ import yaml
 
 from mlops_tui.backends.errors import ConfigError
 from mlops_tui.backends.models import MetricsSettings
+from mlops_tui.backends.urls import check_http_url
 from mlops_tui.tui.paths import config_dir
 
 ENV_URL = "MLOPS_TUI_PROMETHEUS_URL"
@@ -76,13 +77,19 @@ def metrics_settings(args: argparse.Namespace, path: Path | None = None) -> Metr
                                                      "Prometheus password")
     insecure = args.prometheus_insecure_skip_tls_verify or bool(
         section.get("insecure_skip_tls_verify", False))
+    url = args.prometheus_url or env.get(ENV_URL) or section.get("url")
+    timeout = section.get("timeout", args.request_timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+            0 < timeout <= 3600):
+        raise ConfigError(f"config file: prometheus.timeout must be seconds in (0, 3600], "
+                          f"not {str(timeout)[:40]!r}")
     return MetricsSettings(
-        url=args.prometheus_url or env.get(ENV_URL) or section.get("url"),
+        url=check_http_url(str(url), "Prometheus URL") if url else None,
         bearer_token=token,
         username=args.prometheus_user or env.get(ENV_USER) or section.get("username"),
         password=password,
         ca_file=args.prometheus_ca_file or section.get("ca_file"),
         verify=not insecure,
-        timeout=float(section.get("timeout", args.request_timeout)),
+        timeout=float(timeout),
         rate_window=str(section.get("rate_window", "1m")),
     )

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import requests
 from prometheus_api_client import PrometheusApiClientException
@@ -37,8 +36,8 @@ from mlops_tui.backends.errors import (
     Invalid,
     Unauthorized,
 )
+from mlops_tui.backends.urls import check_http_url
 
-URL_HINT = "expected http(s)://host[:port][/path]"
 _MAX_TEXT = 300  # of a server's error text in a message: one readable line
 _GATEWAY = (502, 503, 504)
 _GATEWAY_RETRY_DELAY_S = 0.2
@@ -60,22 +59,8 @@ class QueryFailed(QueryError, ConnectionFailed):
 
 
 def check_url(url: str) -> str:
-    """``url`` without trailing slashes, once it is an http(s) URL with a host.
-
-    Raises:
-        ConfigError: anything else (the message never repeats a URL holding credentials).
-    """
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        usable = (parts.scheme in ("http", "https") and bool(parts.hostname)
-                  and (parts.port is None or parts.port > 0))
-    except ValueError:  # a port that is not a number or out of range, a broken [IPv6]
-        usable = False
-    if usable:
-        return text.rstrip("/")
-    shown = "" if "@" in text else f" {one_line(text)[:120]!r}"
-    raise ConfigError(f"invalid Prometheus URL{shown}: {URL_HINT}")
+    """``url`` once it is an http(s) URL with a host (see :func:`check_http_url`)."""
+    return check_http_url(url, "Prometheus URL")
 
 
 def one_line(text: str) -> str:
