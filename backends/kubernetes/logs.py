@@ -29,7 +29,9 @@ async def stream_logs(transport: Transport, path: str, query: list[tuple[str, An
     holder: dict[str, Any] = {}
 
     def put(item: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
+        # the reader may be gone with its loop (an abandoned stream): then nobody listens
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def pump() -> None:
         try:
