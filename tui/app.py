@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Input
+from textual.worker import Worker
 
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.backends.errors import BackendError, ConfigError
@@ -30,6 +31,7 @@ from mlops_tui.backends.protocols import (
     MetricsSource,
 )
 from mlops_tui.tui import package_version
+from mlops_tui.tui.crash import log_exception, report_failed_worker
 from mlops_tui.tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
 from mlops_tui.tui.views.contexts_view import ContextsView
 from mlops_tui.tui.views.resource_view import ResourceView
@@ -245,6 +247,9 @@ class MlopsApp(App[int]):
         command = parse_command(event.text)
         if command is None:
             return
+        if command.error:
+            self.flash.show(command.error, "error")
+            return
         if command.name in QUIT_ALIASES:
             self.exit(0)
             return
@@ -256,6 +261,14 @@ class MlopsApp(App[int]):
             self.switch_context(command.argument)
         else:
             self.open_view(command.name, namespace, command.filter_text)
+
+    # -- failures that are bugs ----------------------------------------------------------
+    def _handle_exception(self, error: Exception) -> None:
+        log_exception(error)  # Textual shows it on the terminal only; keep it in the log
+        super()._handle_exception(error)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self, event)
 
     def _focus_view(self) -> None:
         view = self.view

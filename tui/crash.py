@@ -14,6 +14,7 @@ import logging
 import re
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 REDACTED = "<redacted>"
 
@@ -77,3 +78,23 @@ def log_exception(error: BaseException, where: str = "the TUI") -> None:
     """
     with contextlib.suppress(Exception):  # logging must not turn one crash into two
         log.error("unhandled exception in %s:\n%s", where, exception_text(error))
+
+
+def report_failed_worker(node: Any, event: Any) -> None:
+    """Handle a ``Worker.StateChanged`` on ``node``: a worker that died of an exception
+    nothing caught (a bug: backend errors are caught where they happen) is logged with its
+    traceback and told to the user, and the app keeps running.
+
+    Worker messages do not bubble, so every widget that starts workers routes its
+    ``on_worker_state_changed`` here.
+    """
+    from textual.content import Content
+    from textual.worker import WorkerState
+
+    error = event.worker.error
+    if event.state is not WorkerState.ERROR or error is None:
+        return
+    log_exception(error, f"worker {event.worker.name or 'task'}")
+    with contextlib.suppress(Exception):  # the app may be shutting down
+        node.app.notify(Content(f"internal error ({error.__class__.__name__}); details in "
+                                "the log"), severity="error")

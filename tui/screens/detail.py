@@ -11,8 +11,10 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TextArea
+from textual.worker import Worker
 
 from mlops_tui.backends.errors import BackendError
+from mlops_tui.tui.crash import report_failed_worker
 
 
 class DetailScreen(Screen[None]):
@@ -41,6 +43,9 @@ class DetailScreen(Screen[None]):
         if self._panel is not None:
             yield self._panel
         yield Footer()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self, event)
 
     def on_mount(self) -> None:
         self.fetch()

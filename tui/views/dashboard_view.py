@@ -20,11 +20,13 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
+from textual.worker import Worker
 
 from mlops_tui.backends.errors import BackendError
 from mlops_tui.backends.metrics_models import MetricsSnapshot, Screen, Window
 from mlops_tui.backends.models import CacheChanges
 from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
+from mlops_tui.tui.crash import report_failed_worker
 from mlops_tui.tui.panels.render import (
     GPU_COLUMNS,
     MODEL_COLUMNS,
@@ -123,6 +125,9 @@ class DashboardView(Vertical):
     @property
     def table(self) -> ResourceTable:
         return self.query(ResourceTable).first()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self, event)
 
     def on_mount(self) -> None:
         scope = self.node or self.model or self.pods or "all"
