@@ -21,8 +21,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlops_tui.backends.errors import ConfigError
 from mlops_tui.backends.models import MetricsSettings
 from mlops_tui.backends.urls import check_http_url
@@ -41,6 +39,8 @@ def config_file() -> Path:
 def _file_section(path: Path, section: str) -> dict[str, Any]:
     if not path.exists():
         return {}
+    import yaml  # only when there is a file: start-up without one stays light
+
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
