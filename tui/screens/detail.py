@@ -34,12 +34,14 @@ class DetailScreen(Screen[None]):
         self.title_text = title
         self._load = load
         self._panel = panel  # live metrics under the text (a node's GPUs, a model's)
+        # held, not queried: keys may reach the screen before its children are mounted
+        self._area = TextArea("loading…", read_only=True, show_line_numbers=False,
+                              soft_wrap=False, id="detail-text")
 
     def compose(self) -> ComposeResult:
         # plain text: the title names an object, the error quotes a server
         yield Static(Content(self.title_text), id="detail-title")
-        yield TextArea("loading…", read_only=True, show_line_numbers=False,
-                       soft_wrap=False, id="detail-text")
+        yield self._area
         if self._panel is not None:
             yield self._panel
         yield Footer()
@@ -52,7 +54,7 @@ class DetailScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False)
     async def fetch(self) -> None:
-        area = self.query_one(TextArea)
+        area = self._area
         try:
             area.load_text(await self._load())
         except BackendError as exc:
@@ -61,5 +63,5 @@ class DetailScreen(Screen[None]):
         area.focus()
 
     def action_toggle_wrap(self) -> None:
-        area = self.query_one(TextArea)
+        area = self._area
         area.soft_wrap = not area.soft_wrap

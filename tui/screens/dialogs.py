@@ -6,6 +6,8 @@ objects and containers, which come from a server and must never be read as marku
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,8 +28,26 @@ _CSS = """
 """
 
 
-class ConfirmScreen(ModalScreen[bool]):
+_Result = TypeVar("_Result")
+
+
+class _Dialog(ModalScreen[_Result], Generic[_Result]):
+    """A modal that answers once: keys typed fast can answer again (``n`` then enter)
+    before the screen is gone, and a second dismiss of one screen raises in Textual."""
+
+    _answered = False
+
+    def answer_once(self, result: _Result) -> None:
+        if not self._answered:
+            self._answered = True
+            self.dismiss(result)
+
+
+class ConfirmScreen(_Dialog[bool]):
     DEFAULT_CSS = _CSS.format(name="ConfirmScreen")
+    # focus by selector when shown, not with a query in on_mount: a quick "n" can dismiss
+    # the dialog before it is mounted, and the query would then find nothing (a crash)
+    AUTO_FOCUS = "#no"
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
     def __init__(self, question: str) -> None:
@@ -41,15 +61,13 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")
 
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.answer_once(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        self.answer_once(answer)
 
 
 def replicas_problem(text: str) -> str | None:
@@ -71,11 +89,12 @@ def replicas_problem(text: str) -> str | None:
     return None
 
 
-class ScaleScreen(ModalScreen[int | None]):
+class ScaleScreen(_Dialog[int | None]):
     """Asks for a replica count in 0..MAX_REPLICAS (the scale action's own bound); a bad
     one is explained under the field and nothing is sent."""
 
     DEFAULT_CSS = _CSS.format(name="ScaleScreen")
+    AUTO_FOCUS = "#replicas"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, what: str, current: int) -> None:
@@ -93,8 +112,6 @@ class ScaleScreen(ModalScreen[int | None]):
         """The message under the field ("" when none)."""
         return str(self.query_one("#problem", Label).render())
 
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -103,14 +120,15 @@ class ScaleScreen(ModalScreen[int | None]):
         if problem is not None:
             self.query_one("#problem", Label).update(Content(problem))
             return
-        self.dismiss(int(event.value))
+        self.answer_once(int(event.value))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.answer_once(None)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(_Dialog[str | None]):
     DEFAULT_CSS = _CSS.format(name="ChoiceScreen")
+    AUTO_FOCUS = "OptionList"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, prompt: str, choices: list[str]) -> None:
@@ -122,12 +140,10 @@ class ChoiceScreen(ModalScreen[str | None]):
             yield Label(Content(self.prompt))
             yield OptionList(*(Content(choice) for choice in self.choices), markup=False)
 
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.choices[event.option_index])
+        self.answer_once(self.choices[event.option_index])
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.answer_once(None)

@@ -464,11 +464,20 @@ class ResourceTable(ScrollView, can_focus=True):
         base = self.rich_style
         styles = {"": base}
         for name in ("header", "error", "warn", "cursor"):
-            styles[name] = base + self.get_component_rich_style(f"resource-table--{name}")
+            styles[name] = base + self._component_style(name)
         for name in ("error", "warn"):
             styles[f"{name}-cursor"] = styles[name] + styles["cursor"]
         self._line_styles = styles
         return styles
+
+    def _component_style(self, name: str) -> Style:
+        try:
+            return self.get_component_rich_style(f"resource-table--{name}")
+        except KeyError:
+            # A paint queued just before the table left the DOM (a view replaced by the
+            # next command) arrives after Textual dropped its component styles: draw it
+            # plain, it is not on screen any more (the random-key test found this crash).
+            return Style()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._resolve_styles()  # once per paint: ``rich_style`` walks the DOM on each call
