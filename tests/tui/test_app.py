@@ -115,19 +115,32 @@ async def test_drill_down_from_nodes_and_deployments(make_app):
         assert pods and all(r.name.startswith("triton-bert-") for r in pods)
 
 
+async def wait_for_text(pilot, area: TextArea) -> str:
+    """The text once loaded (a detail screen shows "loading…" until its worker is done)."""
+    for _ in range(40):
+        if area.text != "loading…":
+            return area.text
+        await pilot.pause(0.05)
+    raise AssertionError("the detail text never loaded")
+
+
 async def test_describe_and_yaml_screens(make_app):
     app = await make_app(start_view="no")
     async with app.run_test(size=SIZE) as pilot:
+        table = app.view.table
+        table.move_cursor([r.name for r in table.visible_rows()].index("gpu-h100-1"))
         await pilot.press("d")
         await pilot.pause()
-        await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
-        text = app.screen.query_one(TextArea).text
-        assert text.startswith("Name:") and "nvidia.com" in text or "Name:" in text
+        text = await wait_for_text(pilot, app.screen.query_one(TextArea))
+        lines = text.splitlines()
+        assert lines[0].split() == ["Name:", "gpu-h100-1"]
+        assert any(line.split()[:2] == ["nvidia.com/gpu:", "8"] for line in lines), text
         await pilot.press("escape", "y")
         await pilot.pause()
-        await pilot.pause()
-        assert "apiVersion" in app.screen.query_one(TextArea).text
+        assert isinstance(app.screen, DetailScreen)
+        text = await wait_for_text(pilot, app.screen.query_one(TextArea))
+        assert text.startswith("apiVersion: v1\n") and "\n  name: gpu-h100-1\n" in text
 
 
 async def test_delete_asks_first_and_removes_the_row(make_app):
