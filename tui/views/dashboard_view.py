@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
@@ -36,6 +36,7 @@ from mlops_tui.tui.panels.render import (
     model_rows,
     node_summary,
 )
+from mlops_tui.tui.timefmt import clock_text, display_tz
 from mlops_tui.tui.widgets.metric_plot import MetricPlot
 from mlops_tui.tui.widgets.resource_table import ResourceTable
 
@@ -52,8 +53,6 @@ PLOTS: dict[Screen, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def _clock(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch).strftime("%H:%M:%S")
 
 
 class DashboardView(Vertical):
@@ -131,7 +130,7 @@ class DashboardView(Vertical):
 
     def on_mount(self) -> None:
         scope = self.node or self.model or self.pods or "all"
-        self.border_title = f" {self.screen_kind.value}({scope}) "
+        self.border_title = Content(f" {self.screen_kind.value}({scope}) ")  # plain text
         for table in self.query(ResourceTable):
             table.set_columns(GPU_COLUMNS if table.id == "gpu-table" else MODEL_COLUMNS)
         self.table.focus()
@@ -223,15 +222,15 @@ class DashboardView(Vertical):
         snap = self.last
         retry = f" · retrying in {retry_in:.0f}s" if retry_in else ""
         if self.error and self.last_good_at:
-            text, level = (f"▲ STALE · last good at {_clock(self.last_good_at)} · "
-                           f"{self.error}{retry}"), "-stale"
+            good = clock_text(self.last_good_at, display_tz(self))
+            text, level = f"▲ STALE · last good at {good} · {self.error}{retry}", "-stale"
         elif self.error:
             text, level = f"✖ ERROR · {self.error}{retry}", "-error"
         else:
             queries = f"{snap.queries} queries · " if snap and snap.queries is not None else ""
             notes = f" · {'; '.join(snap.notes)}" if snap and snap.notes else ""
             text = (f"● {source} · window {self.window.value} · {queries}updated "
-                    f"{_clock(self.last_good_at or self._clock())}{notes}")
+                    f"{clock_text(self.last_good_at or self._clock(), display_tz(self))}{notes}")
             level = ""
             if snap and snap.errors:
                 failed = len(snap.errors)
