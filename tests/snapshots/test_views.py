@@ -62,3 +62,10 @@ def test_gpu_dashboard(snap_compare):
 def test_models_dashboard(snap_compare):
     assert snap_compare(snapshot_app(), run_before=_wait_for_refresh("models"),
                         terminal_size=(170, 50))
+
+
+def test_invalid_filter_is_explained(snap_compare):
+    # "[a=" is markup that does not parse and a regex that does not compile: the title
+    # shows it as typed, and the line under the table says how it is matched
+    assert snap_compare(snapshot_app(all_namespaces=True), press=["slash", *"[a=", "enter"],
+                        terminal_size=SIZE)
