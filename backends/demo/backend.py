@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from mlops_tui.backends.cache import RowStore
-from mlops_tui.backends.demo import controllers, describe, logs
+from mlops_tui.backends.demo import controllers, logs
 from mlops_tui.backends.demo import pods as kubelet
 from mlops_tui.backends.demo.contents import CONTEXTS, build
 from mlops_tui.backends.demo.objects import iso
@@ -49,7 +49,6 @@ from mlops_tui.backends.models import (
 )
 from mlops_tui.backends.names import check_namespace
 from mlops_tui.backends.render._common import Obj
-from mlops_tui.backends.render.describe import to_yaml
 
 log = logging.getLogger(__name__)
 
@@ -259,11 +258,16 @@ class DemoBackend:
                     and all(_field(o, path) == value for path, value in fields)]
 
     # -- Describer ------------------------------------------------------------------------
+    # the renderers (and yaml) load on first use: the first screen shows neither
     async def describe(self, ref: ResourceRef) -> str:
+        from mlops_tui.backends.demo import describe
+
         with self.world.lock:
             return describe.describe(self.world, self._find(ref), self.now())
 
     async def yaml(self, ref: ResourceRef) -> str:
+        from mlops_tui.backends.render.describe import to_yaml
+
         with self.world.lock:
             return to_yaml(self._find(ref))
 
