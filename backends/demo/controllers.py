@@ -182,8 +182,9 @@ def _statuses(world: World) -> None:
         sets = world.owned_by("replicasets", dep["metadata"]["uid"])
         total = sum(counts.get(rs["metadata"]["uid"], (0, 0))[0] for rs in sets)
         ready = sum(counts.get(rs["metadata"]["uid"], (0, 0))[1] for rs in sets)
+        tpl_hash = kubelet.template_hash(dep["spec"]["template"])  # once, not once per set
         current = [rs for rs in sets if rs["metadata"]["labels"].get("pod-template-hash")
-                   == kubelet.template_hash(dep["spec"]["template"])]
+                   == tpl_hash]
         updated = sum(counts.get(rs["metadata"]["uid"], (0, 0))[0] for rs in current)
         ok = ready >= want
         status = {"observedGeneration": dep["metadata"]["generation"], "replicas": total,
@@ -240,12 +241,20 @@ def _job_status(world: World, job: Obj, now: str) -> None:
     world.set_status("jobs", job, status)
 
 
+# Each workload controller with the kind it acts on, in the order one pass runs them (a
+# deployment's new replicaset gets its pods in the same pass).
+_CONTROLLERS = (("deployments", _deployment), ("replicasets", _replicaset),
+                ("statefulsets", _statefulset), ("daemonsets", _daemonset), ("jobs", _job))
+# The kinds whose creation can give a pass something to do: the workloads, the nodes that
+# daemonsets and the scheduler place pods on, and pods. Creating anything else (a service,
+# a secret) leaves a settled world settled.
+WATCHED_KINDS = frozenset({kind for kind, _ in _CONTROLLERS} | {"nodes", "pods"})
+
+
 def reconcile(world: World) -> None:
     """Run every controller once and retry the pods still waiting for a node."""
     with world.lock:
-        for kind, control in (("deployments", _deployment), ("replicasets", _replicaset),
-                              ("statefulsets", _statefulset), ("daemonsets", _daemonset),
-                              ("jobs", _job)):
+        for kind, control in _CONTROLLERS:
             for obj in world.list(kind):
                 control(world, obj)
         kubelet.retry_unschedulable(world)
