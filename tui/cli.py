@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -187,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         from mlops_tui.tui.script.cli import main as script_main  # headless: no UI imports
 
         return script_main(args, name, settings_from(args))
+    # The app collects garbage less often (see MlopsApp.on_mount); do so from here on too:
+    # building the backend's state and loading the UI make many long-lived objects, and at
+    # the default thresholds dozens of collections walk them before the first frame.
+    gc.set_threshold(20_000, 20, 20)
     try:
         metrics = metrics_settings(args)
         backend = registry.create(name, settings_from(args))

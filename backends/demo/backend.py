@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from mlops_tui.backends.cache import RowStore
-from mlops_tui.backends.demo import controllers, logs
+from mlops_tui.backends.demo import controllers
 from mlops_tui.backends.demo import pods as kubelet
 from mlops_tui.backends.demo.contents import CONTEXTS, build
 from mlops_tui.backends.demo.objects import iso
@@ -49,6 +50,9 @@ from mlops_tui.backends.models import (
 )
 from mlops_tui.backends.names import check_namespace
 from mlops_tui.backends.render._common import Obj
+
+if TYPE_CHECKING:  # the log simulator loads on first use: the first screen shows no log
+    from mlops_tui.backends.demo import logs
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +284,8 @@ class DemoBackend:
 
     def logs(self, ref: ResourceRef, *, container: str | None = None, follow: bool = True,
              previous: bool = False, tail_lines: int | None = 200) -> AsyncIterator[str]:
+        from mlops_tui.backends.demo import logs
+
         with self.world.lock:
             pod = self._pod_of(ref)
             names = [c["name"] for c in pod["spec"]["containers"]]
@@ -294,6 +300,8 @@ class DemoBackend:
 
     async def _stream(self, uid: str, run: logs.Run, lines: list[str],
                       live: bool) -> AsyncIterator[str]:
+        from mlops_tui.backends.demo import logs
+
         limit = self.settings.log_line_max
         for line in lines:
             yield line[:limit]
