@@ -54,6 +54,9 @@ Usage:
   mlops-tui [flags] [options]"""
 
 
+_INSTALLED_BACKENDS = "<installed backends>"  # filled in when help is shown
+
+
 class _KubectlFormatter(argparse.RawDescriptionHelpFormatter):
     """``-n, --namespace NS`` (metavar once, as kubectl prints it), help aligned at col 30."""
 
@@ -65,6 +68,14 @@ class _KubectlFormatter(argparse.RawDescriptionHelpFormatter):
             return super()._format_action_invocation(action)
         metavar = self._metavar_formatter(action, action.dest.upper())(1)[0]
         return f"{', '.join(action.option_strings)} {metavar}"
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # Listing the installed backends scans every installed distribution: done only when
+        # help is shown, not on every launch.
+        text = super()._get_help_string(action)
+        if text is None or _INSTALLED_BACKENDS not in text:
+            return text
+        return text.replace(_INSTALLED_BACKENDS, ", ".join(registry.available()) or "none")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,8 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="The view to start in, as after ':' (e.g. pods, nodes, deploy, "
                            "isvc, ctx). Default: pods.")
     opts.add_argument("--backend", metavar="NAME",
-                      help=f"Cluster backend to use (installed: "
-                           f"{', '.join(registry.available()) or 'none'}).")
+                      help=f"Cluster backend to use (installed: {_INSTALLED_BACKENDS}).")
     opts.add_argument("--log-lines", metavar="N", default=5000,
                       type=flag_types.count(100, 1_000_000, "lines"),
                       help="Log lines kept per log view (a ring buffer), 100 to 1000000. "
