@@ -52,3 +52,25 @@ def test_registry_lists_without_importing_and_rejects_unknown_names() -> None:
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "unknown backend 'nope'; installed backends: demo, kubernetes" in result.stdout
+
+
+def test_a_bundled_backend_starts_without_reading_installed_metadata() -> None:
+    """Start-up cost: the demo (and kubernetes) backends are created by name; the entry
+    points, which need importlib.metadata (~20 ms of imports), are read only for other
+    names, for listing, and for errors."""
+    code = (
+        "import sys\n"
+        "from mlops_tui.backends import registry\n"
+        "from mlops_tui.backends.models import BackendSettings\n"
+        "backend = registry.create('demo', BackendSettings())\n"
+        "print(type(backend).__name__, 'importlib.metadata' in sys.modules)\n"
+        "from mlops_tui.tui import package_version\n"
+        "print(package_version(), 'importlib.metadata' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    from importlib.metadata import version
+
+    assert result.stdout.split("\n")[:2] == ["DemoBackend False",
+                                             f"{version('mlops-tui')} False"]

@@ -64,6 +64,12 @@ def test_kubernetes_describe_looks_up_related_objects(make_backend, control_plan
         return [p for p in api.items("pods", fresh_namespace) if p["spec"].get("nodeName")]
 
     wait_for(scheduled, what="the deployment's pod bound to the test's node")
+
+    def replica_set_counted() -> list:  # its status trails the pod it made
+        return [r for r in api.items("replicasets", fresh_namespace)
+                if (r.get("status") or {}).get("replicas") == 1]
+
+    wait_for(replica_set_counted, what="the replica set's status to count its pod")
     (rs,) = api.items("replicasets", fresh_namespace)
     backend = make_backend(namespace=fresh_namespace)
 
