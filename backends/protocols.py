@@ -13,9 +13,8 @@ the API server to draw a table.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mlops_tui.backends.metrics_models import MetricsSnapshot, Sample, Screen, Window
 from mlops_tui.backends.models import (
     CacheChanges,
     CacheState,
@@ -27,6 +26,9 @@ from mlops_tui.backends.models import (
     ResourceRef,
     Row,
 )
+
+if TYPE_CHECKING:  # annotations only: a cluster session never loads the metrics models
+    from mlops_tui.backends.metrics_models import MetricsSnapshot, Sample, Screen, Window
 
 
 @runtime_checkable
