@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops_tui.backends.errors import BackendError, NotFound
 from mlops_tui.backends.kinds import BY_NAME, custom_kind
+from mlops_tui.backends.kubernetes.informer import object_path
 from mlops_tui.backends.kubernetes.transport import Transport
 from mlops_tui.backends.models import KindInfo
 from mlops_tui.backends.names import quote_segment
@@ -27,15 +28,6 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     """``apps/v1`` → (``apps``, ``v1``); ``v1`` → (``""``, ``v1``)."""
     group, _, version = api_version.rpartition("/")
     return group, version
-
-
-def object_path(kind: KindInfo, namespace: str, name: str) -> str:
-    """The path of one object, every segment quoted (a name can never reshape it)."""
-    q = quote_segment
-    base = (f"/apis/{q(kind.group)}/{q(kind.version)}" if kind.group
-            else f"/api/{q(kind.version)}")
-    scope = f"/namespaces/{q(namespace)}" if kind.namespaced else ""
-    return f"{base}{scope}/{q(kind.name)}/{q(name)}"
 
 
 class ServedKinds:
