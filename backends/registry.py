@@ -74,6 +74,12 @@ def create(name: str, settings: BackendSettings) -> ClusterBackend:
     return (_bundled(name) or load(name))(settings)
 
 
+def metrics_source_for(backend: ClusterBackend) -> str:
+    """The metrics source that goes with ``backend``: one of the same name where there is
+    one (the demo's simulated panels), else Prometheus."""
+    return backend.name if backend.name in available(METRICS_GROUP) else "prometheus"
+
+
 async def create_metrics(name: str, settings: MetricsSettings,
                          cluster: ClusterBackend | None) -> MetricsSource:
     """Build metrics source ``name``; it may use ``cluster`` (e.g. its service proxy).

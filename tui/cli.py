@@ -220,10 +220,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from mlops_tui.tui.app import MlopsApp  # after the connect, so --help and errors stay fast
 
-    source_name = "demo" if args.demo else "prometheus"
-
     def make_metrics():  # on first use of a panel: finding Prometheus may take API calls
-        return registry.create_metrics(source_name, metrics, backend)
+        return registry.create_metrics(registry.metrics_source_for(backend), metrics, backend)
 
     app = MlopsApp(backend, start_view=args.command, metrics_factory=make_metrics,
                    refresh=max(0.5, args.refresh))

@@ -253,8 +253,7 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
                 backend = registry.create(options.backend, _with_header(options.cluster,
                                                                         run.script))
             info = await run.interrupt.run(backend.connect())
-            source = options.metrics_source or (
-                "demo" if backend.name == "demo" else "prometheus")
+            source = options.metrics_source or registry.metrics_source_for(backend)
             metrics = _Metrics(source, options.metrics or script_metrics(run.script), backend)
         except BackendError as exc:
             run.out.error(f"error: {exc}")
