@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 _MODULES = ("objects", "operate", "logs", "context", "apply", "wait", "metrics")
 
 _FROM_BASE = ("ActionContext", "ActionSpec", "CheckFailed", "Request", "execute",
-              "parse_duration", "result")
+              "parse_duration")
 _FROM_EVENTS = ("ActionEvent", "EventKind", "Failure")
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         Request,
         execute,
         parse_duration,
-        result,
     )
     from mlops_tui.backends.actions.events import ActionEvent, EventKind, Failure
 
@@ -54,4 +53,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["ACTIONS", "ActionContext", "ActionEvent", "ActionSpec", "CheckFailed", "EventKind",
-           "Failure", "Request", "execute", "parse_duration", "result"]
+           "Failure", "Request", "execute", "parse_duration"]

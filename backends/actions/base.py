@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -117,7 +117,6 @@ class ActionContext:
     # where relative paths in requests point from: a script's folder (as Ansible resolves
     # paths against the playbook), so a script runs the same from any working directory
     workdir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def path(self, text: str) -> str:
         """A path a request names, made absolute against :attr:`workdir` when relative."""
@@ -192,11 +191,3 @@ async def execute(spec: ActionSpec, ctx: ActionContext, request: Request
         yield events.failed(str(exc), failure_of(exc))
         return
     yield events.ok()
-
-
-async def result(spec: ActionSpec, ctx: ActionContext, request: Request) -> ActionEvent:
-    """Run an action to its end and return the terminal event (for one-shot calls)."""
-    last = events.ok()
-    async for event in execute(spec, ctx, request):
-        last = event
-    return last
