@@ -289,3 +289,31 @@ class ServiceProxy(Protocol):
             description such as "monitoring/prometheus-k8s via the API server"), or None.
         """
         ...
+
+
+@runtime_checkable
+class PortForward(Protocol):
+    """A local TCP port on 127.0.0.1 that reaches one port of one pod (``kubectl
+    port-forward``); every connection to it is a new stream through the API server."""
+
+    local_port: int
+    description: str  # "triton/resnet-7d9f-abcde:8001 via port-forward"
+
+    async def close(self) -> None:
+        """Stop listening and end every open stream."""
+        ...
+
+
+@runtime_checkable
+class PortForwarder(Protocol):
+    """Open port-forwards to pods, as ``kubectl port-forward`` does; the app opens and
+    closes them itself, so no user step is needed to reach a pod's port."""
+
+    async def port_forward(self, ref: ResourceRef, port: int) -> PortForward:
+        """Listen on an ephemeral port of 127.0.0.1 and forward it to ``port`` of pod ``ref``.
+
+        Raises:
+            NotFound: no such pod. ConnectionFailed: the pod is not running or the API
+            server refused the upgrade. Forbidden: the user may not create pods/portforward.
+        """
+        ...

@@ -125,7 +125,7 @@ def test_an_informer_on_an_odd_server_reports_and_keeps_trying(tmp_path):
 @pytest.mark.apiserver
 def test_switching_to_a_context_whose_server_answers_garbage(control_plane, tmp_path):
     """``:ctx odd``: a clear error, and the session stays on the context it had."""
-    from mlops_tui.backends.actions.base import ActionContext, result
+    from mlops_tui.backends.actions.base import ActionContext, execute
     from mlops_tui.backends.actions.context import SPECS
     from mlops_tui.backends.actions.events import EventKind
 
@@ -148,8 +148,11 @@ def test_switching_to_a_context_whose_server_answers_garbage(control_plane, tmp_
 
             # what the TUI runs for ``:ctx odd``: a failed event whose message it shows
             spec = next(s for s in SPECS if s.name == "use_context")
-            event = asyncio.run(result(spec, ActionContext(backend),
-                                       spec.request.model_validate({"name": "odd"})))
+            async def last_event():
+                request = spec.request.model_validate({"name": "odd"})
+                return [e async for e in execute(spec, ActionContext(backend), request)][-1]
+
+            event = asyncio.run(last_event())
             assert event.kind is EventKind.FAILED and NOT_K8S in event.message
             assert backend.info().context == "admin@test"
         finally:
