@@ -3,9 +3,11 @@
 ``for: rollout`` follows the kind's rollout rule (the kind table), ``for: ready`` its Ready
 condition or replica counts, ``for: deleted`` its absence (or a new uid: it was recreated);
 ``jsonpath`` + ``equals`` compares one value as ``kubectl wait --for=jsonpath=...`` does
-(without ``equals``: until the path exists). The object may not exist yet: the wait keeps
-polling (once a second, through ObjectReader) and streams what it is waiting for each time
-that changes; at the timeout it fails as a check with the last state.
+(without ``equals``: until the path exists). ``for: model_ready`` names a model server
+deployment (no ``kind``) and a ``model``: it follows the readiness verdict (pods, events,
+endpoints and Triton's own answer per pod; see readiness.py). The object may not exist yet:
+the wait keeps polling (once a second, through ObjectReader) and streams what it is waiting
+for each time that changes; at the timeout it fails as a check with the last state.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from mlops_tui.backends.actions import events
+from mlops_tui.backends.actions import events, readiness
 from mlops_tui.backends.actions.base import (
     ActionContext,
     ActionSpec,
@@ -31,6 +33,7 @@ from mlops_tui.backends.actions.jsonpath import (
     compile_path,
     scalar,
 )
+from mlops_tui.backends.actions.reach import ModelName
 from mlops_tui.backends.errors import ConfigError, NotFound
 from mlops_tui.backends.kinds import rollout_for
 from mlops_tui.backends.models import ResourceRef
@@ -52,7 +55,10 @@ class WaitRequest(ObjectRequest):
     # ``for`` is a Python keyword: the field is ``for_``, spelled ``for`` in scripts
     model_config = ConfigDict(populate_by_name=True)
 
-    for_: Literal["rollout", "ready", "deleted"] | None = Field(default=None, alias="for")
+    kind: str | None = None  # every condition but model_ready needs it
+    for_: Literal["rollout", "ready", "deleted", "model_ready"] | None = Field(
+        default=None, alias="for")
+    model: ModelName | None = None  # for: model_ready
     jsonpath: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
     equals: Annotated[str, BeforeValidator(_as_text)] | None = None  # 2 and "2" alike
     timeout: Duration = DEFAULT_TIMEOUT_S
@@ -60,8 +66,20 @@ class WaitRequest(ObjectRequest):
     @model_validator(mode="after")
     def _one_condition(self) -> WaitRequest:
         if (self.for_ is None) == (self.jsonpath is None):
-            raise ValueError("give exactly one of 'for' (rollout, ready, deleted) or "
-                             "'jsonpath'")
+            raise ValueError("give exactly one of 'for' (rollout, ready, deleted, "
+                             "model_ready) or 'jsonpath'")
+        if self.for_ == "model_ready":
+            if self.model is None:
+                raise ValueError("for: model_ready needs 'model' (the model's name in the "
+                                 "repository)")
+            if self.kind is not None:
+                raise ValueError("for: model_ready takes no 'kind': 'name' is the model "
+                                 "server's deployment")
+            return self
+        if self.model is not None:
+            raise ValueError("'model' goes with for: model_ready")
+        if self.kind is None:
+            raise ValueError("'kind' is required (e.g. deployment, pod)")
         if self.equals is not None and self.jsonpath is None:
             raise ValueError("'equals' goes with 'jsonpath'")
         if self.jsonpath is not None:
@@ -133,7 +151,19 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
+async def _model_ready(ctx: ActionContext, req: WaitRequest) -> AsyncIterator[ActionEvent]:
+    namespace = req.namespace or ctx.namespace or "default"
+    yield events.progress(f"waiting up to {_seconds(req.timeout)} for deployment "
+                          f"{namespace}/{req.name} to serve model {req.model!r}")
+    async for event in readiness.follow(ctx, req.name, namespace, req.model, req.timeout):
+        yield event
+
+
 async def run_wait(ctx: ActionContext, req: WaitRequest) -> AsyncIterator[ActionEvent]:
+    if req.for_ == "model_ready":
+        async for event in _model_ready(ctx, req):
+            yield event
+        return
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
     ref = ctx.ref(req)
     condition, wanted = _condition(ref, req)

@@ -38,7 +38,7 @@ def test_wait_takes_exactly_one_condition():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ({"for": "model_ready"}, "Input should be 'rollout', 'ready' or 'deleted'"),
+    ({"for": "done"}, "Input should be 'rollout', 'ready', 'deleted' or 'model_ready'"),
     ({"for": "rollout", "timeout": "5 minutes"}, "must be a duration like 90s or 5m"),
     ({"for": "rollout", "timeout": 0}, "more than 0"),
     ({"jsonpath": "status.replicas"}, "must be a path like {.status.replicas}"),
