@@ -14,7 +14,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-_MODULES = ("objects", "operate", "logs", "context", "apply", "wait", "metrics")
+_MODULES = ("objects", "operate", "logs", "context", "apply", "wait", "metrics", "repository",
+            "deploy", "triton")
 
 _FROM_BASE = ("ActionContext", "ActionSpec", "CheckFailed", "Request", "execute",
               "parse_duration")
