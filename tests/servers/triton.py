@@ -3,7 +3,9 @@
 The bare ``tritonserver`` binary from the ``nvidia-pytriton`` wheel, installed in its own
 venv by ``tests/servers/setup-triton.sh``, serving an on-disk model repository that this
 module writes: Python-backend models (``<model>/config.pbtxt`` + ``<model>/1/model.py``)
-that return a copy of their FP32 ``[-1, 4]`` input, optionally after a delay. Requests,
+that return a copy of their FP32 ``[-1, 4]`` input, optionally after a delay (and, for
+tests that need other shapes, :class:`CustomModel`: a BYTES model, a two-input model, one
+whose load fails). Requests,
 batching, the repository API and the metrics endpoint are Triton's own; only the model
 bodies are toys.
 
@@ -132,6 +134,9 @@ instance_group [ {{ kind: KIND_CPU count: {self.instances} }} ]
 parameters {{ key: "delay_ms" value: {{ string_value: "{self.delay_ms:g}" }} }}
 """
 
+    def model_py(self) -> str:
+        return MODEL_PY
+
 
 #: what the fixtures serve: a fast model and one with visible latency
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
@@ -169,13 +174,118 @@ class TritonPythonModel:
 '''
 
 
-def write_model_repository(root: Path, models: Iterable[ModelSpec]) -> Path:
+@dataclass(frozen=True)
+class CustomModel:
+    """A Python-backend test model with its own config and body (other types, other inputs).
+
+    Served by :class:`TritonServer` like a :class:`ModelSpec`; ``model_py`` is the body
+    of ``1/model.py``.
+    """
+
+    name: str
+    config: str
+    body: str
+
+    def config_pbtxt(self) -> str:
+        return self.config
+
+    def model_py(self) -> str:
+        return self.body
+
+
+#: BYTES in (``TEXT``, one string per row), the text upper-cased and its length out
+TEXT_MODEL = CustomModel(
+    "text_upper",
+    config="""name: "text_upper"
+backend: "python"
+max_batch_size: 8
+input [ { name: "TEXT" data_type: TYPE_STRING dims: [ 1 ] } ]
+output [
+  { name: "UPPER" data_type: TYPE_STRING dims: [ 1 ] },
+  { name: "LENGTH" data_type: TYPE_INT32 dims: [ 1 ] }
+]
+""",
+    body='''"""Upper-cases BYTES input TEXT; returns it as UPPER and its byte length as LENGTH."""
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            text = pb_utils.get_input_tensor_by_name(request, "TEXT").as_numpy()
+            upper = np.array([[bytes(v).upper() for v in row] for row in text], dtype=object)
+            length = np.array([[len(bytes(v)) for v in row] for row in text], dtype=np.int32)
+            responses.append(pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor("UPPER", upper), pb_utils.Tensor("LENGTH", length)]))
+        return responses
+''',
+)
+
+#: two inputs, no batching: ``VALUES`` FP32 of any length and ``OFFSET`` INT64 ``[2]``;
+#: ``SUM`` FP32 ``[1]`` = sum(VALUES) + sum(OFFSET)
+TWO_INPUT_MODEL = CustomModel(
+    "two_inputs",
+    config="""name: "two_inputs"
+backend: "python"
+max_batch_size: 0
+input [
+  { name: "VALUES" data_type: TYPE_FP32 dims: [ -1 ] },
+  { name: "OFFSET" data_type: TYPE_INT64 dims: [ 2 ] }
+]
+output [ { name: "SUM" data_type: TYPE_FP32 dims: [ 1 ] } ]
+""",
+    body='''"""SUM = sum(VALUES) + sum(OFFSET)."""
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            values = pb_utils.get_input_tensor_by_name(request, "VALUES").as_numpy()
+            offset = pb_utils.get_input_tensor_by_name(request, "OFFSET").as_numpy()
+            total = np.array([values.sum() + offset.sum()], dtype=np.float32)
+            responses.append(pb_utils.InferenceResponse(
+                output_tensors=[pb_utils.Tensor("SUM", total)]))
+        return responses
+''',
+)
+
+#: a model whose load fails (its ``initialize`` raises): write it into a running server's
+#: repository and ask for a load; never serve it from the start (the server would exit)
+BROKEN_MODEL = CustomModel(
+    "broken",
+    config="""name: "broken"
+backend: "python"
+max_batch_size: 0
+input [ { name: "IN" data_type: TYPE_FP32 dims: [ 1 ] } ]
+output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+""",
+    body='''"""Fails to load on purpose."""
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        raise RuntimeError("this model refuses to load")
+
+    def execute(self, requests):
+        return []
+''',
+)
+
+
+def write_model_repository(root: Path, models: Iterable[ModelSpec | CustomModel]) -> Path:
     """Write ``<root>/<model>/config.pbtxt`` and ``<root>/<model>/1/model.py``."""
     root.mkdir(parents=True, exist_ok=True)
     for spec in models:
         (root / spec.name / "1").mkdir(parents=True, exist_ok=True)
         (root / spec.name / "config.pbtxt").write_text(spec.config_pbtxt())
-        (root / spec.name / "1" / "model.py").write_text(MODEL_PY)
+        (root / spec.name / "1" / "model.py").write_text(spec.model_py())
     return root
 
 
@@ -196,7 +306,7 @@ class TritonServer:
 
     def __init__(
         self,
-        models: Sequence[ModelSpec] = DEFAULT_MODELS,
+        models: Sequence[ModelSpec | CustomModel] = DEFAULT_MODELS,
         *,
         venv: Path | None = None,
         workdir: Path | None = None,
