@@ -33,7 +33,7 @@ def resources_of(spec: DeploySpec) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", spec.cpu), ("memory", spec.memory)) if v}
     limits: dict[str, Any] = dict(requests)
     if spec.gpus:
-        limits[GPU_RESOURCE] = spec.gpus
+        limits[GPU_RESOURCE] = str(spec.gpus)  # a quantity: server-side apply wants a string
     out: dict[str, Any] = {}
     if requests:
         out["requests"] = requests
