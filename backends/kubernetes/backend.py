@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_tui.backends.cache import RowStore
 from mlops_tui.backends.errors import (
@@ -47,6 +47,9 @@ from mlops_tui.backends.models import (
 from mlops_tui.backends.names import check_namespace, quote_segment
 from mlops_tui.backends.render import describe as describe_text
 
+if TYPE_CHECKING:  # aiohttp loads on the first port-forward, not at start-up
+    from mlops_tui.backends.kubernetes.portforward import PodPortForward
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _PODS = BY_NAME[("", "pods")].info()  # for the paths of pods a workload or node holds
@@ -83,6 +86,7 @@ class KubernetesBackend:
         self._conn: _Connection | None = None
         self._namespace = ""
         self._lock = threading.Lock()
+        self._forwards: list[PodPortForward] = []
 
     # -- connection -----------------------------------------------------------------------
     def _open(self, context: str | None) -> _Connection:
@@ -123,6 +127,8 @@ class KubernetesBackend:
         self._namespace = _namespace(namespace)
 
     async def close(self) -> None:
+        for forward in list(self._forwards):
+            await forward.close()
         if self._conn is not None:
             await asyncio.to_thread(self._conn.stop)
 
@@ -445,6 +451,23 @@ class KubernetesBackend:
         verify: bool | str = (configuration.ssl_ca_cert or True) if configuration.verify_ssl \
             else False
         return HttpAuth(headers=headers, cert=cert, verify=verify)
+
+    # -- PortForwarder --------------------------------------------------------------------
+    async def port_forward(self, ref: ResourceRef, port: int) -> PodPortForward:
+        """Forward an ephemeral port of 127.0.0.1 to ``port`` of pod ``ref`` (or of the
+        pod a workload's selector picks first, running ones first). Read-only sessions may:
+        it changes nothing. Raises as ``PortForwarder.port_forward`` says."""
+        from mlops_tui.backends.kubernetes.portforward import open_port_forward
+
+        _, pod = await self._call(self._pod_for, ref)
+        forward = await open_port_forward(self.conn.transport, pod, port,
+                                          on_close=self._forwards.remove)
+        self._forwards.append(forward)
+        return forward
+
+    def forwards(self) -> list[PodPortForward]:
+        """The port-forwards open now, oldest first."""
+        return list(self._forwards)
 
     # -- ContextSwitcher ------------------------------------------------------------------
     def contexts(self) -> list[ContextInfo]:

@@ -1,0 +1,389 @@
+"""Port-forward through the real kube-apiserver (and, with the real node, a real kubelet).
+
+The checks before listening (unknown pod, a pod that is not running, a user without the
+right) and the refusal of a stream by an unreachable kubelet run against the control plane
+alone. The byte pumping runs against a real pod on the ``real_node`` (kubelet + containerd):
+a busybox ``nc`` that echoes each connection through ``cat``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Forbidden, Invalid, NotFound
+from mlops_tui.backends.kubernetes import KubernetesBackend
+from mlops_tui.backends.kubernetes.dialer import portforward_url, tls_context
+from mlops_tui.backends.kubernetes.portforward import PodPortForward, check_running
+from mlops_tui.backends.models import BackendSettings, ResourceRef
+from mlops_tui.backends.protocols import PortForward, PortForwarder
+
+ECHO_PORT = 8080
+
+
+# -- pure pieces ----------------------------------------------------------------------------
+def test_url_keeps_the_server_path_and_quotes_names():
+    url = portforward_url("https://k8s.example:6443/k8s/clusters/c-1/", "ns", "a b", 8001)
+    assert str(url) == ("wss://k8s.example:6443/k8s/clusters/c-1/api/v1/namespaces/ns/pods/"
+                        "a%20b/portforward?ports=8001")
+    assert str(portforward_url("http://127.0.0.1:8080", "n", "p", 1)).startswith("ws://")
+
+
+def test_not_running_pods_are_named_with_their_phase():
+    pending = {"metadata": {"name": "p", "namespace": "n"}, "status": {"phase": "Pending"}}
+    with pytest.raises(ConnectionFailed, match=r"pod n/p: the pod is Pending"):
+        check_running(pending)
+    with pytest.raises(ConnectionFailed, match="is Pending"):  # no status yet
+        check_running({"metadata": {"name": "p", "namespace": "n"}})
+    check_running({"metadata": {}, "status": {"phase": "Running"}})
+
+
+def test_tls_context_follows_the_configuration(tmp_path):
+    from kubernetes.client import Configuration
+
+    cfg = Configuration()
+    cfg.verify_ssl = False
+    assert tls_context(cfg).check_hostname is False
+    cfg.verify_ssl, cfg.cert_file = True, str(tmp_path / "missing.crt")
+    with pytest.raises(ConfigError, match="cannot load the TLS files"):
+        tls_context(cfg)
+
+
+# -- helpers --------------------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def connected(kubeconfig: Path | str, **settings):
+    backend = KubernetesBackend(BackendSettings(kubeconfig=str(kubeconfig), **settings))
+    await backend.connect()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+def pod_ref(backend: KubernetesBackend, namespace: str, name: str) -> ResourceRef:
+    return ResourceRef(backend.resolve_kind("po"), name, namespace)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def other_tasks() -> set[asyncio.Task]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def refused(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return True
+    writer.close()
+    return False
+
+
+# -- against the control plane alone -----------------------------------------------------------
+apiserver = pytest.mark.apiserver
+
+
+@apiserver
+async def test_unknown_pod_is_not_found(control_plane, fresh_namespace):
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        assert isinstance(backend, PortForwarder)
+        with pytest.raises(NotFound, match="nope"):
+            await backend.port_forward(pod_ref(backend, fresh_namespace, "nope"), 80)
+        assert backend.forwards() == []
+
+
+@apiserver
+async def test_pod_on_a_fake_node_is_pending(control_plane, fresh_namespace):
+    node = f"pf-{secrets.token_hex(3)}"
+    control_plane.add_node(node)
+    try:
+        control_plane.core_v1().create_namespaced_pod(fresh_namespace, {
+            "metadata": {"name": "server"},
+            "spec": {"nodeName": node, "containers": [{"name": "main", "image": "x"}]}})
+        async with connected(control_plane.admin_kubeconfig) as backend:
+            with pytest.raises(ConnectionFailed) as err:
+                await backend.port_forward(pod_ref(backend, fresh_namespace, "server"), 80)
+            assert str(err.value) == (f"cannot port-forward to pod {fresh_namespace}/server: "
+                                      "the pod is Pending")
+            with pytest.raises(Invalid, match="port 0 is not a TCP port"):
+                await backend.port_forward(pod_ref(backend, fresh_namespace, "server"), 0)
+    finally:
+        control_plane.remove_node(node)
+
+
+@apiserver
+async def test_forbidden_user(control_plane):
+    """``limited`` may get pods in team-a but not port-forward to them."""
+    core = control_plane.core_v1()
+    name = f"pf-{secrets.token_hex(3)}"
+    core.create_namespaced_pod("team-a", {"metadata": {"name": name}, "spec": {
+        "containers": [{"name": "main", "image": "x"}]}})
+    try:
+        async with connected(control_plane.limited_kubeconfig) as backend:
+            with pytest.raises(Forbidden, match="may not port-forward to pods in namespace "
+                                                "'team-a'"):
+                await backend.port_forward(pod_ref(backend, "team-a", name), 80)
+            with pytest.raises(Forbidden):  # may not even read pods there
+                await backend.port_forward(pod_ref(backend, "default", name), 80)
+    finally:
+        core.delete_namespaced_pod(name, "team-a", grace_period_seconds=0)
+
+
+@apiserver
+async def test_unreachable_kubelet_resets_each_connection(control_plane, fresh_namespace):
+    """A pod marked Running on a node whose kubelet address (127.0.0.1, a closed port)
+    refuses: the forward listens, each connection is reset, and the reason is kept. A
+    read-only session may open it."""
+    node = f"pf-{secrets.token_hex(3)}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    control_plane.add_node(node, internal_ip="127.0.0.1")
+    core = control_plane.core_v1()
+    try:
+        core.patch_node_status(node, {"status": {
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": closed_port}}}})
+        core.create_namespaced_pod(fresh_namespace, {
+            "metadata": {"name": "server"},
+            "spec": {"nodeName": node, "containers": [{"name": "main", "image": "x"}]}})
+        core.patch_namespaced_pod_status("server", fresh_namespace,
+                                         {"status": {"phase": "Running"}})
+        async with connected(control_plane.admin_kubeconfig, readonly=True) as backend:
+            tasks = other_tasks()
+            forward = await backend.port_forward(pod_ref(backend, fresh_namespace, "server"),
+                                                 ECHO_PORT)
+            fds = open_fds()  # the client's pool is warm; the forward's listener is open
+            assert isinstance(forward, PortForward)
+            assert forward.description == f"{fresh_namespace}/server:8080 via port-forward"
+            assert backend.forwards() == [forward]
+            reader, writer = await asyncio.open_connection("127.0.0.1", forward.local_port)
+            writer.write(b"hello")
+            with pytest.raises(ConnectionResetError):
+                async with asyncio.timeout(30):
+                    await reader.read()
+            writer.close()
+            assert "the pod's node may be unreachable" in forward.errors[-1]
+            assert forward.active == 0 and forward.opened == 1
+            await forward.close()
+            assert forward.closed and backend.forwards() == []
+            assert await refused(forward.local_port)
+            await asyncio.sleep(0)
+            assert other_tasks() <= tasks
+            assert open_fds() < fds  # the listener too
+    finally:
+        control_plane.remove_node(node)
+
+
+# -- through a real kubelet -------------------------------------------------------------------
+@pytest.fixture
+def node(request):
+    """The real node, or a skip that says why (the fixture may be missing altogether)."""
+    try:
+        return request.getfixturevalue("real_node")
+    except pytest.FixtureLookupError:
+        pytest.skip("no real_node fixture in tests/cluster/fixtures.py: the port-forward "
+                    "byte tests need a real kubelet")
+
+
+def run_on_node(node, name: str, command: list[str], port: int = ECHO_PORT) -> dict:
+    return {
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "nodeSelector": dict(node.node_selector),
+            "tolerations": [dict(node.toleration)] if isinstance(node.toleration, dict)
+            else list(node.toleration),
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "main", "image": node.images["busybox"],
+                            "imagePullPolicy": "Never", "command": command,
+                            "ports": [{"containerPort": port}]}],
+        },
+    }
+
+
+@pytest.fixture
+def echo_pod(node, control_plane, fresh_namespace) -> str:
+    """A busybox pod on the real node echoing every connection on 8080; its name."""
+    core = control_plane.core_v1()
+    core.create_namespaced_pod(fresh_namespace, run_on_node(
+        node, "echo", ["nc", "-ll", "-p", str(ECHO_PORT), "-e", "cat"]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        phase = core.read_namespaced_pod("echo", fresh_namespace).status.phase
+        if phase == "Running":
+            return "echo"
+        time.sleep(0.2)
+    raise AssertionError(f"echo pod not Running after 60 s (last phase {phase})")
+
+
+async def echo(port: int, payload: bytes, chunk: int = 256 * 1024) -> bytes:
+    """Send ``payload`` while reading the echo; then close (no half-close: see the
+    module doc of portforward)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def send() -> None:
+        for i in range(0, len(payload), chunk):
+            writer.write(payload[i:i + chunk])
+            await writer.drain()
+
+    sender = asyncio.create_task(send())
+    got = bytearray()
+    try:
+        async with asyncio.timeout(120):
+            while len(got) < len(payload):
+                data = await reader.read(1 << 20)
+                if not data:
+                    break
+                got += data
+        await sender
+    finally:
+        sender.cancel()
+        writer.close()
+    return bytes(got)
+
+
+async def until_echoes(forward: PodPortForward) -> None:
+    """nc may not listen yet when the pod is Running: retry a round trip (bounded)."""
+    for _ in range(50):
+        with contextlib.suppress(OSError):
+            if await echo(forward.local_port, b"ping\n") == b"ping\n":
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no echo through {forward}: {list(forward.errors)}")
+
+
+@apiserver
+async def test_bytes_round_trip(control_plane, fresh_namespace, echo_pod):
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
+                                             ECHO_PORT)
+        await until_echoes(forward)
+        assert await echo(forward.local_port, b"hello\x00\x01\xff world\n") == (
+            b"hello\x00\x01\xff world\n")
+
+
+@apiserver
+async def test_sixteen_parallel_connections(control_plane, fresh_namespace, echo_pod):
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
+                                             ECHO_PORT)
+        await until_echoes(forward)
+        payloads = [secrets.token_bytes(256 * 1024 + i) for i in range(16)]
+        got = await asyncio.gather(*(echo(forward.local_port, p) for p in payloads))
+        assert [hashlib.sha256(g).hexdigest() for g in got] == [
+            hashlib.sha256(p).hexdigest() for p in payloads]
+
+
+@apiserver
+async def test_ten_megabytes_intact(control_plane, fresh_namespace, echo_pod):
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
+                                             ECHO_PORT)
+        await until_echoes(forward)
+        payload = secrets.token_bytes(10 * 1024 * 1024)
+        got = await echo(forward.local_port, payload)
+        assert len(got) == len(payload)
+        assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
+        assert forward.bytes_out >= len(payload) and forward.bytes_in >= len(payload)
+
+
+@apiserver
+async def test_nothing_listening_is_an_error_on_that_connection(control_plane, fresh_namespace,
+                                                                echo_pod):
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod), 9)
+        reader, writer = await asyncio.open_connection("127.0.0.1", forward.local_port)
+        writer.write(b"x")
+        with contextlib.suppress(ConnectionResetError):
+            async with asyncio.timeout(30):
+                assert await reader.read() == b""
+        writer.close()
+        async with asyncio.timeout(10):
+            while not forward.errors:
+                await asyncio.sleep(0.05)
+        assert "9" in forward.errors[-1] and "\n" not in forward.errors[-1]
+
+
+@apiserver
+async def test_pod_deleted_while_forwarding(control_plane, fresh_namespace, echo_pod):
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
+                                             ECHO_PORT)
+        await until_echoes(forward)
+        reader, writer = await asyncio.open_connection("127.0.0.1", forward.local_port)
+        writer.write(b"before\n")
+        async with asyncio.timeout(30):
+            assert await reader.readexactly(7) == b"before\n"
+        await asyncio.to_thread(control_plane.core_v1().delete_namespaced_pod, echo_pod,
+                                fresh_namespace, grace_period_seconds=1)
+        with contextlib.suppress(ConnectionResetError):
+            async with asyncio.timeout(60):  # the stream ends: EOF (or a reset), no hang
+                while await reader.read(65536):
+                    pass
+        writer.close()
+        async with asyncio.timeout(10):
+            while forward.active:
+                await asyncio.sleep(0.05)
+
+
+@apiserver
+async def test_close_leaves_nothing_behind(control_plane, fresh_namespace, echo_pod):
+    fds, tasks = open_fds(), other_tasks()
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
+                                             ECHO_PORT)
+        await until_echoes(forward)
+        streams = [await asyncio.open_connection("127.0.0.1", forward.local_port)
+                   for _ in range(4)]
+        for reader, writer in streams:
+            writer.write(b"x\n")
+            async with asyncio.timeout(30):
+                assert await reader.readexactly(2) == b"x\n"
+        assert forward.active == 4
+        await forward.close()
+        assert backend.forwards() == [] and forward.active == 0
+        for reader, writer in streams:  # every client sees its connection end
+            with contextlib.suppress(ConnectionResetError):
+                async with asyncio.timeout(10):
+                    assert await reader.read() == b""
+            writer.close()
+        assert await refused(forward.local_port)
+    await asyncio.sleep(0)
+    assert other_tasks() <= tasks
+    assert open_fds() <= fds
+
+
+@apiserver
+@pytest.mark.parametrize("auth", ["token", "exec-plugin"])
+async def test_bearer_tokens_reach_the_stream(control_plane, fresh_namespace, echo_pod,
+                                              tmp_path, auth, caplog):
+    config = tmp_path / "kubeconfig"
+    control_plane.write_kubeconfig(config, "admin-token", token=control_plane.admin_token)
+    if auth == "exec-plugin":
+        plugin = tmp_path / "plugin.sh"
+        plugin.write_text("#!/bin/sh\nprintf '%s' '" + (
+            '{"apiVersion": "client.authentication.k8s.io/v1beta1", '
+            '"kind": "ExecCredential", "status": {"token": "'
+            + control_plane.admin_token + '"}}') + "'\n")
+        plugin.chmod(0o700)
+        data = yaml.safe_load(config.read_text())
+        data["users"][0]["user"] = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}}
+        config.write_text(yaml.safe_dump(data))
+    caplog.set_level("DEBUG")
+    async with connected(config) as backend:
+        forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
+                                             ECHO_PORT)
+        await until_echoes(forward)
+        assert repr(forward).count(control_plane.admin_token) == 0
+    assert control_plane.admin_token not in caplog.text
