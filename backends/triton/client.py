@@ -57,7 +57,8 @@ __all__ = [
 #: loading a model can take far longer than a metadata call
 LOAD_TIMEOUT_S = 300.0
 _DECODE_FAILURE = "an exception occurred in the client while decoding the response"
-_NOT_FOUND_WORDS = ("unknown model", "is not found", "not found")
+#: Triton answers an unknown model with HTTP 400 and this in the message
+_NOT_FOUND_WORDS = ("unknown model",)
 #: wrong answers from something that is not Triton, seen while parsing
 _PARSE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
 
@@ -127,18 +128,21 @@ class TritonClient:
             kwargs["client_timeout"] = limit
             if kwargs["headers"]:  # gRPC metadata keys must be lower case
                 kwargs["headers"] = {k.lower(): v for k, v in kwargs["headers"].items()}
+        silent = ConnectionFailed(
+            f"{what}: no answer from Triton at {self._where} within {limit:g}s")
         try:
-            async with asyncio.timeout(limit):
+            # gRPC ends the call itself at its deadline; this bounds everything else
+            async with asyncio.timeout(limit + (1.0 if self._grpc else 0.0)):
                 return await getattr(raw, method)(*args, **kwargs)
         except TimeoutError:
-            raise ConnectionFailed(
-                f"{what}: no answer from Triton at {self._where} within {limit:g}s") from None
+            raise silent from None
         except BackendError:
             raise
         except Exception as exc:  # noqa: BLE001 - every library error becomes one of ours
-            raise self._translate(what, exc) from None
+            raise self._translate(what, exc, silent) from None
 
-    def _translate(self, what: str, exc: Exception) -> BackendError:
+    def _translate(self, what: str, exc: Exception, silent: ConnectionFailed) -> BackendError:
+        """The backend error for one failed call (``silent``: the one for a timeout)."""
         from tritonclient.utils import InferenceServerException
 
         if not isinstance(exc, InferenceServerException):
@@ -152,7 +156,9 @@ class TritonClient:
         if message.startswith(_DECODE_FAILURE):
             return ConnectionFailed(f"{what}: {self._where} is not a Triton server "
                                     f"(HTTP {status}, not Triton's JSON)")
-        if status in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"):
+        if status == "DEADLINE_EXCEEDED":
+            return silent
+        if status in ("UNAVAILABLE", "CANCELLED"):
             return ConnectionFailed(f"{what}: cannot reach Triton at {self._where}: {message}")
         if status in ("401", "UNAUTHENTICATED"):
             return Unauthorized(f"{what}: Triton at {self._where} refused the credentials")

@@ -277,3 +277,76 @@ async def test_server_error_answer_keeps_its_message() -> None:
 def test_repr_hides_headers() -> None:
     client = TritonClient(TritonEndpoint("127.0.0.1:1", headers={"Authorization": SECRET}))
     assert "sekrit" not in repr(client) and "sekrit" not in repr(client.endpoint)
+
+
+# ------------------------------------------------------------------ pure: recorded answers
+
+#: recorded from tritonserver 2.51 here: the same statistics over HTTP and over gRPC
+#: (as_json: 64-bit numbers as strings, zero counts left out)
+STATS_HTTP = {"model_stats": [{
+    "name": "bert", "version": "1", "last_inference": 1796208892987, "inference_count": 4,
+    "execution_count": 2, "inference_stats": {
+        "success": {"count": 2, "ns": 92907424}, "fail": {"count": 0, "ns": 0},
+        "queue": {"count": 2, "ns": 1317701}, "compute_input": {"count": 2, "ns": 273462},
+        "compute_infer": {"count": 2, "ns": 90818036},
+        "compute_output": {"count": 2, "ns": 487575}}}]}
+STATS_GRPC = {"model_stats": [{
+    "name": "bert", "version": "1", "last_inference": "1796208892987", "inference_count": "4",
+    "execution_count": "2", "inference_stats": {
+        "success": {"count": "2", "ns": "92907424"}, "fail": {},
+        "queue": {"count": "2", "ns": "1317701"},
+        "compute_input": {"count": "2", "ns": "273462"},
+        "compute_infer": {"count": "2", "ns": "90818036"},
+        "compute_output": {"count": "2", "ns": "487575"}}}]}
+
+
+def test_statistics_parse_alike_from_both_protocols() -> None:
+    from mlops_tui.backends.triton.results import ModelStats, parse_statistics
+
+    expected = ModelStats(name="bert", version="1", inference_count=4, execution_count=2,
+                          success_count=2, failure_count=0, avg_queue_us=658.8505,
+                          avg_compute_us=45789.5365, last_inference_ms=1796208892987)
+    assert parse_statistics(STATS_HTTP) == parse_statistics(STATS_GRPC) == [expected]
+    assert parse_statistics({"model_stats": [{"name": "new"}]})[0].avg_queue_us == 0.0
+
+
+def test_metadata_and_index_parse_alike_from_both_protocols() -> None:
+    from mlops_tui.backends.triton.results import parse_model_metadata, parse_repository_index
+
+    grpc_meta = {"name": "bert", "versions": ["1"], "platform": "python",
+                 "inputs": [{"name": "INPUT__0", "datatype": "FP32", "shape": ["-1", "4"]}],
+                 "outputs": [{"name": "OUTPUT__0", "datatype": "FP32", "shape": ["-1", "4"]}]}
+    assert parse_model_metadata(grpc_meta).inputs[0].shape == (-1, 4)
+    http_index = [{"name": "bert", "version": "1", "state": "READY"},
+                  {"name": "gone", "state": "UNAVAILABLE", "reason": "unloaded"}]
+    parsed = parse_repository_index(http_index)
+    assert parsed == parse_repository_index({"models": http_index})
+    assert (parsed[1].version, parsed[1].state, parsed[1].reason) == ("", "UNAVAILABLE",
+                                                                      "unloaded")
+    for garbage in ({"models": "x"}, {"status": "ok"}, "text"):
+        with pytest.raises((KeyError, TypeError)):
+            parse_repository_index(garbage)
+
+
+def test_server_text_is_plain_one_line() -> None:
+    from mlops_tui.backends.triton.results import parse_model_metadata, plain
+
+    assert plain("bad\x1b[31m red\r\nline\x00") == "bad[31m red line"
+    assert len(plain("x" * 10_000)) == 500
+    meta = parse_model_metadata({"name": "m\x1b]0;title\x07", "inputs": [
+        {"name": "in\nput", "datatype": "FP32", "shape": [1]}]})
+    assert meta.name == "m]0;title" and meta.inputs[0].name == "in put"
+
+
+def test_previews() -> None:
+    from mlops_tui.backends.triton.preview import format_value, preview_array
+    from mlops_tui.backends.triton.results import OutputTensor
+
+    assert preview_array(np.arange(20, dtype=np.int64), 3) == "[0, 1, 2, … +17 more]"
+    assert preview_array(np.array([], np.float32)) == "[]"
+    assert preview_array(np.array([True, False])) == "[true, false]"
+    assert preview_array(np.array([0.1, 1e-9], np.float16)) == "[0.0999756, 0]"
+    assert format_value(b"it's\n[red]" + b"x" * 60) == "'it\\'s\\n[red]" + "x" * 27 + "…'"
+    assert format_value(b"\xff\xfe") == "'\ufffd\ufffd'"
+    out = OutputTensor("OUT\x1b", "BYTES", (1,), np.array([b"a"], dtype=object))
+    assert out.preview() == "OUT\\x1b BYTES[1] = ['a']"
