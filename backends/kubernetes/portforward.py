@@ -191,8 +191,8 @@ class PodPortForward:
         self.opened += 1
         try:
             await self._serve(reader, writer)
-        except asyncio.CancelledError:
-            writer.transport.abort()
+        except asyncio.CancelledError:  # close(): the stream is cut, which is a failure
+            _reset(writer)
         finally:
             self._handlers.discard(task)
 

@@ -196,19 +196,11 @@ def node(request):
                     "byte tests need a real kubelet")
 
 
-def run_on_node(node, name: str, command: list[str], port: int = ECHO_PORT) -> dict:
-    return {
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "nodeSelector": dict(node.node_selector),
-            "tolerations": [dict(node.toleration)] if isinstance(node.toleration, dict)
-            else list(node.toleration),
-            "terminationGracePeriodSeconds": 1,
-            "containers": [{"name": "main", "image": node.images["busybox"],
-                            "imagePullPolicy": "Never", "command": command,
-                            "ports": [{"containerPort": port}]}],
-        },
-    }
+def run_on_node(node, name: str, command: list[str]) -> dict:
+    return {"metadata": {"name": name, "labels": {"app": name}}, "spec": node.place({
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "main", "image": node.images["busybox"],
+                        "command": command, "ports": [{"containerPort": ECHO_PORT}]}]})}
 
 
 @pytest.fixture
