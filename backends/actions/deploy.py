@@ -35,7 +35,7 @@ from mlops_tui.backends.deploy.objects import MANAGED_BY, MANAGED_LABEL, NAME_LA
 from mlops_tui.backends.deploy.spec import DeploySpec
 from mlops_tui.backends.errors import ConfigError, NotFound, ReadOnlyError
 from mlops_tui.backends.models import ResourceRef
-from mlops_tui.backends.protocols import Applier, Deleter, ObjectReader
+from mlops_tui.backends.protocols import Applier, Deleter, ObjectReader, PortForwarder
 
 DEFAULT_TIMEOUT_S = 600.0
 SERVICE_MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
@@ -213,6 +213,9 @@ async def _follow(ctx: ActionContext, name: str, namespace: str, wait: bool, tim
     if not wait:
         yield events.ok(f"{namespace}/{name}: {len(done)} objects applied", {"objects": done})
         return
+    if not isinstance(ctx.backend, PortForwarder):
+        raise ConfigError(f"the {ctx.backend.name} backend cannot port-forward to ask Triton "
+                          "whether the models loaded: deploy with wait: false")
     verdict: dict[str, Any] = {}
     async for event in readiness.follow(ctx, name, namespace, None, timeout):
         if event.terminal:

@@ -73,7 +73,7 @@ def _models(report: Any) -> list[str]:
     lines = []
     for model in report.models:
         versions = ", ".join(str(v) for v in model.versions)
-        lines.append(f"{model.name} ({model.platform_or_backend}, "
+        lines.append(f"{model.name} ({model.platform_or_backend or 'no backend'}, "
                      f"version{'s' if len(model.versions) != 1 else ''} {versions})")
     return lines
 
@@ -160,7 +160,7 @@ async def run_check(ctx: ActionContext, req: RepositoryRequest) -> AsyncIterator
     namespace = req.namespace or ctx.namespace or "default"
     checked = await check(ctx, req.path, namespace, req.endpoint_url)
     for line in checked.models:
-        yield events.output(f"model {line}")
+        yield events.progress(f"model {line}")
     for line in checked.warnings:
         yield events.warning(line)
     for line in checked.problems:

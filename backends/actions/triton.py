@@ -12,6 +12,7 @@ The Triton client, numpy and the load test load when a step runs, never with the
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -24,6 +25,7 @@ from mlops_tui.backends.actions import events
 from mlops_tui.backends.actions.base import (
     ActionContext,
     ActionSpec,
+    CheckFailed,
     Duration,
     Name,
     Namespace,
@@ -184,10 +186,22 @@ def _number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+async def _sweep(endpoint: Any, plan: Any) -> AsyncIterator[Any]:
+    """The engine's stream, its own errors turned into the action's."""
+    from mlops_tui.backends.triton.loadtest import run_loadtest
+
+    try:
+        async for item in run_loadtest(endpoint, plan):
+            yield item
+    except ValueError as exc:  # inputs that cannot be encoded
+        raise ConfigError(f"load test: {exc}") from None
+    except RuntimeError as exc:  # a worker process died
+        raise CheckFailed(f"load test failed: {exc}") from None
+
+
 async def run_loadtest(ctx: ActionContext, req: LoadtestRequest) -> AsyncIterator[ActionEvent]:
     from mlops_tui.backends.triton.client import TritonClient
-    from mlops_tui.backends.triton.loadtest import StepResult, save_results
-    from mlops_tui.backends.triton.loadtest import run_loadtest as sweep
+    from mlops_tui.backends.triton.loadtest import StepResult, results_meta, save_results
 
     output = Path(ctx.path(req.output)).expanduser() if req.output else None
     results: list[Any] = []
@@ -198,17 +212,18 @@ async def run_loadtest(ctx: ActionContext, req: LoadtestRequest) -> AsyncIterato
             plan = _plan(req, await _model_inputs(ctx, client, req))
         yield events.progress(f"load test of {req.model} at {where} over {req.protocol}", 0.0)
         yield events.output(TABLE_HEAD)
-        async for item in sweep(endpoint, plan):
+        async for item in _sweep(endpoint, plan):
             if isinstance(item, StepResult):
                 results.append(item)
                 yield events.output(table_row(item))
             else:
                 yield _progress(item)
+        meta = {**results_meta(endpoint, plan), "target": where}
     files: list[str] = []
     if output is not None:
-        meta = {"model": req.model, "protocol": req.protocol, "target": where}
         try:
-            files = [str(p) for p in save_results(results, output, meta=meta)]
+            files = [str(p) for p in await asyncio.to_thread(save_results, results, output,
+                                                             meta=meta)]
         except OSError as exc:
             raise ConfigError(f"output {output}: cannot write: {exc.strerror or exc}") from None
         for file in files:
