@@ -32,7 +32,13 @@ from mlops_tui.backends.protocols import (
 )
 from mlops_tui.tui import package_version
 from mlops_tui.tui.crash import log_exception, report_failed_worker
-from mlops_tui.tui.registry import CONTEXT_ALIASES, DASHBOARDS, QUIT_ALIASES, parse_command
+from mlops_tui.tui.registry import (
+    CONTEXT_ALIASES,
+    DASHBOARDS,
+    DEPLOY_ALIASES,
+    QUIT_ALIASES,
+    parse_command,
+)
 from mlops_tui.tui.views.contexts_view import ContextsView
 from mlops_tui.tui.views.resource_view import ResourceView
 from mlops_tui.tui.widgets.cluster_header import ClusterHeader
@@ -113,7 +119,8 @@ class MlopsApp(App[int]):
 
     def _completions(self) -> list[str]:
         words = {alias for kind in self.backend.kinds() for alias in kind.aliases()}
-        return sorted(words | set(CONTEXT_ALIASES) | set(DASHBOARDS) | {"ns", "q", "quit"})
+        return sorted(words | set(CONTEXT_ALIASES) | set(DASHBOARDS) | set(DEPLOY_ALIASES)
+                      | {"ns", "q", "quit"})
 
     async def get_metrics(self) -> MetricsSource:
         """The metrics source, made on first use (finding Prometheus may need API calls).
@@ -147,6 +154,8 @@ class MlopsApp(App[int]):
         if action in ("command", "filter"):
             # typing ':' or '/' into an input (the bar itself, a dialog) is just text
             return self.screen is self.screen_stack[0] and not isinstance(self.focused, Input)
+        if action == "quit" and getattr(self.screen, "busy", False):
+            return False  # ctrl+c cancels the screen's running step (its own binding)
         return True
 
     # -- navigation -----------------------------------------------------------------------
@@ -259,6 +268,10 @@ class MlopsApp(App[int]):
             self.open_view("pods", command.argument)
         elif command.name in CONTEXT_ALIASES and command.argument:
             self.switch_context(command.argument)
+        elif command.name in DEPLOY_ALIASES:
+            from mlops_tui.tui.screens.deploy import DeployScreen
+
+            self.push_screen(DeployScreen(namespace))
         else:
             self.open_view(command.name, namespace, command.filter_text)
 

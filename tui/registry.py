@@ -25,8 +25,11 @@ OWN_VIEWS: dict[str, tuple[str, ...]] = {
     "gpu": ("gpu", "gpus", "dcgm"),
     "models": ("models", "model", "triton"),
     "pulse": ("pulse", "pulses"),
+    # the deploy wizard (":deploy" itself stays the Deployments kind, as in kubectl and k9s)
+    "deploy-model": ("deploy-model", "deploymodel", "serve"),
 }
 CONTEXT_ALIASES = frozenset(OWN_VIEWS["ctx"])
+DEPLOY_ALIASES = frozenset(OWN_VIEWS["deploy-model"])
 QUIT_ALIASES = frozenset(OWN_VIEWS["quit"])
 # dashboard alias -> the metrics screen it shows
 DASHBOARDS: dict[str, str] = {alias: name for name in ("gpu", "models", "pulse")

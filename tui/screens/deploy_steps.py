@@ -1,0 +1,353 @@
+"""The deploy wizard's steps: one container each, holding its widgets and showing results.
+
+Attributes down, messages up: the screen sets what a step shows (``show_…`` methods) and
+runs the actions; a step never runs one. Widgets are made in ``__init__`` and held, so a
+key that reaches the screen before a step is mounted finds them. Every text shown is a
+:class:`~rich.text.Text` or :class:`~textual.content.Content` (plain), never markup.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import (
+    Button,
+    DataTable,
+    Input,
+    Label,
+    OptionList,
+    ProgressBar,
+    RichLog,
+    Static,
+)
+from textual.widgets.option_list import Option
+
+from mlops_tui.tui.screens import deploy_render as render
+from mlops_tui.tui.widgets.loadtest_plot import LoadtestPlot
+
+RUNTIMES = (("triton", "Triton Inference Server: a Deployment and a Service"),
+            ("kserve", "KServe: an InferenceService"))
+
+
+class Field(Vertical):
+    """A labelled input with its problem (one line, red) under it."""
+
+    DEFAULT_CSS = """
+    Field { height: auto; }
+    Field > Horizontal { height: auto; }
+    Field Label { width: 16; padding: 1 1 0 0; }
+    Field Input { width: 1fr; }
+    Field > .problem { color: $error; height: auto; padding-left: 16; }
+    """
+
+    def __init__(self, key: str, label: str, value: str = "", placeholder: str = "") -> None:
+        super().__init__(id=f"field-{key}")
+        self.key = key
+        self.label = label
+        self.input = Input(value, placeholder=placeholder, id=f"{key}-input")
+        self.problem = Static("", classes="problem")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(Content(self.label))
+            yield self.input
+        yield self.problem
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    def show_problem(self, problem: str | None) -> None:
+        self.problem.update(Content(problem or ""))
+
+    @property
+    def problem_text(self) -> str:
+        return str(self.problem.render())
+
+
+class Step(Vertical):
+    """A page of the wizard: ``key`` is its id in the switcher."""
+
+    DEFAULT_CSS = """
+    Step { height: 1fr; padding: 0 1; }
+    Step .status { height: auto; margin: 1 0 0 0; }
+    Step .problems { height: auto; }
+    Step .note { color: $text-muted; height: auto; }
+    Step > Horizontal { height: auto; margin-top: 1; }
+    Step Button { margin-right: 2; }
+    Step RichLog { height: 1fr; min-height: 4; border: round $panel-lighten-2; }
+    """
+    key = ""
+    title = ""
+
+    def __init__(self) -> None:
+        super().__init__(id=self.key)
+        self.status = Static("", classes="status")
+
+    def show_status(self, text: str | render.Text, style: str = "") -> None:
+        self.status.update(render.Text(text, style=style) if isinstance(text, str) else text)
+
+    @property
+    def status_text(self) -> str:
+        return str(self.status.render())
+
+    @property
+    def first(self) -> Widget:
+        """What takes the focus when the step is shown."""
+        raise NotImplementedError
+
+
+class RepositoryStep(Step):
+    key, title = "repository", "Repository"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.field = Field("repository", "Repository",
+                           placeholder="./model_repository, pvc://CLAIM/PATH, s3://BUCKET/PATH")
+        self.problems = Static("", classes="problems")
+
+    def compose(self) -> ComposeResult:
+        yield Label("Where the Triton model repository is; it is checked on enter.")
+        yield self.field
+        yield self.status
+        yield self.problems
+
+    @property
+    def first(self) -> Widget:
+        return self.field.input
+
+    def show_problems(self, lines: list[str]) -> None:
+        """One problem per line, red."""
+        self.problems.update(render.Text("\n".join(lines), style="red"))
+
+    def show_notes(self, lines: list[str]) -> None:
+        """What a passing check told (models found, warnings), plain."""
+        self.problems.update(render.Text("\n".join(lines)))
+
+
+class RuntimeStep(Step):
+    key, title = "runtime", "Runtime"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.choices = OptionList(id="runtime-list", markup=False)
+
+    def compose(self) -> ComposeResult:
+        yield Label("How the model is served (enter chooses):")
+        yield self.choices
+        yield self.status
+
+    @property
+    def first(self) -> Widget:
+        return self.choices
+
+    def offer(self, unavailable: dict[str, str]) -> None:
+        """List the runtimes; one in ``unavailable`` (runtime → reason) is disabled."""
+        self.choices.clear_options()
+        for key, summary in RUNTIMES:
+            reason = unavailable.get(key)
+            prompt = f"{key:<8} {summary}" + (f"  (unavailable: {reason})" if reason else "")
+            self.choices.add_option(Option(Content(prompt), id=key, disabled=bool(reason)))
+        self.choices.highlighted = 0
+
+
+class SettingsStep(Step):
+    key, title = "settings", "Settings"
+    FIELDS = (("replicas", "Replicas"), ("gpus", "GPUs per pod"), ("namespace", "Namespace"),
+              ("name", "Name"), ("image", "Image"), ("model", "Model"))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields = {key: Field(key, label) for key, label in self.FIELDS}
+
+    def compose(self) -> ComposeResult:
+        yield Label("Enter in any field checks them all and runs the preview.")
+        yield from self.fields.values()
+        yield self.status
+
+    @property
+    def first(self) -> Widget:
+        bad = next((f for f in self.fields.values() if f.problem_text), None)
+        return (bad or self.fields["replicas"]).input
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        for key, field in self.fields.items():
+            field.show_problem(problems.get(key))
+
+
+class PreviewStep(Step):
+    key, title = "preview", "Preview"
+    BINDINGS = [Binding("enter", "screen.apply_preview", "Apply")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = Static("", id="preview-text")
+        self.scroll = VerticalScroll(self.text, id="preview-scroll")
+        self.apply = Button("Apply (enter)", variant="warning", id="apply")
+        self.note = Static("", classes="note")
+
+    def compose(self) -> ComposeResult:
+        yield self.status
+        yield self.scroll
+        with Horizontal():
+            yield self.apply
+            yield self.note
+
+    DEFAULT_CSS = """
+    PreviewStep #preview-scroll { height: 1fr; border: round $panel-lighten-2; }
+    """
+
+    @property
+    def first(self) -> Widget:
+        return self.scroll  # arrows scroll; enter applies (the step's binding)
+
+
+class ApplyStep(Step):
+    key, title = "apply", "Apply"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bar = ProgressBar(total=100, show_eta=False, id="rollout")
+        self.events_log = RichLog(markup=False, wrap=True, id="apply-log")
+        self.next = Button("Readiness (enter)", id="to-verdict")
+        self.rollback = Button("Rollback", id="rollback")
+        self.undeploy = Button("Undeploy", variant="error", id="undeploy")
+        self.note = Static("", classes="note")
+
+    def compose(self) -> ComposeResult:
+        yield Label("Rollout")
+        yield self.bar
+        yield self.status
+        yield self.events_log
+        with Horizontal():
+            yield self.next
+            yield self.rollback
+            yield self.undeploy
+        yield self.note
+
+    @property
+    def first(self) -> Widget:
+        return self.next
+
+
+class VerdictStep(Step):
+    key, title = "verdict", "Readiness"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdict = Static("no verdict yet", id="verdict-text")
+        self.events_log = RichLog(markup=False, wrap=True, id="verdict-log")
+        self.next = Button("Test inference (enter)", id="to-infer")
+        self.recheck = Button("Check again", id="recheck")
+
+    def compose(self) -> ComposeResult:
+        yield self.verdict
+        yield self.status
+        yield self.events_log
+        with Horizontal():
+            yield self.next
+            yield self.recheck
+
+    @property
+    def first(self) -> Widget:
+        return self.next
+
+    def show_verdict(self, verdict: render.VerdictView) -> None:
+        self.verdict.update(render.verdict_text(verdict))
+
+
+class InferStep(Step):
+    key, title = "infer", "Test inference"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields = {"protocol": Field("infer-protocol", "Protocol", "grpc"),
+                       "inputs": Field("inputs", "Inputs", "random",
+                                       placeholder="random, zeros or a file's path")}
+        self.outputs = DataTable(id="infer-outputs", cursor_type="row")
+        self.outputs.add_columns("output", "shape", "dtype", "preview")
+        self.next = Button("Load test", id="to-loadtest")
+        self.events_log = RichLog(markup=False, wrap=True, id="infer-log")
+
+    def compose(self) -> ComposeResult:
+        yield Label("Enter sends one request to the model through a port-forward.")
+        yield from self.fields.values()
+        yield self.status
+        yield self.outputs
+        yield self.events_log
+        with Horizontal():
+            yield self.next
+
+    DEFAULT_CSS = """
+    InferStep #infer-outputs { height: auto; max-height: 12; }
+    """
+
+    @property
+    def first(self) -> Widget:
+        return self.fields["protocol"].input
+
+    def show_result(self, message: str, data: object) -> None:
+        """The outputs as a table, the message and latency above it."""
+        rows, latency = render.infer_result(data)
+        self.outputs.clear()
+        for row in rows:
+            self.outputs.add_row(*(render.Text(cell) for cell in (
+                row.name, row.shape, row.dtype, row.preview)))
+        status = message or "answered"
+        if latency is not None:
+            status += f" · latency {latency:.2f} ms"
+        self.show_status(status, "green")
+
+
+class LoadtestStep(Step):
+    key, title = "loadtest", "Load test"
+    COLUMNS = ("concurrency", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields = {"concurrency": Field("concurrency", "Concurrency", "1, 4, 16"),
+                       "duration": Field("duration", "Duration/step", "10s"),
+                       "protocol": Field("loadtest-protocol", "Protocol", "grpc"),
+                       "output": Field("output", "Save to", "",
+                                       placeholder="results.json (optional)")}
+        self.bar = ProgressBar(total=100, show_eta=False, id="loadtest-progress")
+        self.table = DataTable(id="loadtest-table", cursor_type="row")
+        self.table.add_columns(*self.COLUMNS)
+        self.plot = LoadtestPlot(id="loadtest-plot")
+        self.saved = Static("", classes="note")
+
+    def compose(self) -> ComposeResult:
+        yield from self.fields.values()
+        yield self.bar
+        yield self.status
+        with Horizontal(id="loadtest-results"):
+            yield self.table
+            yield self.plot
+        yield self.saved
+
+    DEFAULT_CSS = """
+    LoadtestStep #loadtest-results { height: 1fr; min-height: 12; }
+    LoadtestStep #loadtest-table { width: 1fr; height: 1fr; }
+    LoadtestStep #loadtest-plot { width: 1fr; }
+    """
+
+    @property
+    def first(self) -> Widget:
+        return self.fields["concurrency"].input
+
+    def show_results(self, data: object) -> None:
+        rows = render.loadtest_steps(data)
+        self.table.clear()
+        for row in rows:
+            self.table.add_row(*render.step_cells(row))
+        self.plot.show(rows)
+        paths = render.saved_paths(data)
+        self.saved.update(render.Text("saved: " + ", ".join(paths)) if paths else "")
+
+
+STEP_CLASSES: tuple[type[Step], ...] = (RepositoryStep, RuntimeStep, SettingsStep,
+                                         PreviewStep, ApplyStep, VerdictStep, InferStep,
+                                         LoadtestStep)
