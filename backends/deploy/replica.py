@@ -23,6 +23,8 @@ UNSCHEDULABLE_GRACE_S = 60  # a node may still be joining; after this, no node f
 RESTART_WINDOW_S = 600  # the kubelet's back-off tops out at 5 min: restarts this recent climb
 CRASH_RESTARTS = 3  # this many restarts, the last one recent: it is crash-looping
 MAX_REASON = 300
+NOT_STARTED = "starting (the startup probe has not passed yet)"
+NOT_READY = "not ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ def text(value: Any) -> str:
 
 
 def number(value: Any) -> int | None:
+    """``value`` when it is an integer (not a bool), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -131,9 +134,9 @@ def container_problem(status: dict[str, Any], now: dt.datetime
     if state.get("running") is None:
         return "Starting", "container not started"
     if status.get("started") is False:
-        return "Starting", "starting (the startup probe has not passed yet)"
+        return "Starting", NOT_STARTED
     if status.get("ready") is not True:
-        return "Starting", "not ready"
+        return "Starting", NOT_READY
     return None
 
 
@@ -165,6 +168,7 @@ def containers_problem(pod: dict[str, Any], now: dt.datetime
 
 
 def condition(pod: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The pod's condition of type ``kind``, or None."""
     return next((c for c in items(d(pod.get("status")).get("conditions"))
                  if isinstance(c, dict) and c.get("type") == kind), None)
 
@@ -221,10 +225,21 @@ def model_problem(answer: Any) -> tuple[ReplicaState, str] | None:
     return "Starting", "Triton has not been asked about the model yet"
 
 
-def probe_problem(events: list[dict[str, Any]]) -> str | None:
-    """The latest probe failure the kubelet reported for the pod."""
+def _started(pod: dict[str, Any]) -> dt.datetime | None:
+    """When the pod's containers last started (probe events before it are stale)."""
+    times = [parse_time(d(d(c.get("state")).get("running")).get("startedAt"))
+             for c in _statuses(d(pod.get("status")), "containerStatuses")]
+    known = [t for t in times if t]
+    return max(known) if known else None
+
+
+def probe_problem(pod: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
+    """The latest probe failure the kubelet reported since the containers started."""
     event = latest_event(events, "Unhealthy")
-    return text(d(event).get("message")) or None if event else None
+    started, when = _started(pod), event_time(d(event))
+    if event is None or (started and when and when < started):
+        return None
+    return text(event.get("message")) or None
 
 
 def replica_verdict(pod: dict[str, Any], events: list[dict[str, Any]], endpoints: Any,
@@ -243,12 +258,13 @@ def replica_verdict(pod: dict[str, Any], events: list[dict[str, Any]], endpoints
         problem = model
     if problem:
         state, why = problem
-        if state == "Starting" and why == "not ready":
-            why = probe_problem(events) or "not ready"
+        if state == "Starting" and why in (NOT_READY, NOT_STARTED):
+            why = probe_problem(pod, events) or why
         return ReplicaVerdict(name, state, text(why))
     ready = condition(pod, "Ready")
     if not ready or ready.get("status") != "True":
-        return ReplicaVerdict(name, "Starting", probe_problem(events) or "the pod is not Ready")
+        return ReplicaVerdict(name, "Starting", probe_problem(pod, events)
+                              or "the pod is not Ready")
     if model:
         return ReplicaVerdict(name, *model)
     missing = endpoint_problem(pod, endpoints)
