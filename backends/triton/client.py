@@ -17,6 +17,7 @@ tritonclient (and with it numpy, aiohttp, grpc) loads on the first call, never a
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Self
@@ -57,8 +58,8 @@ __all__ = [
 #: loading a model can take far longer than a metadata call
 LOAD_TIMEOUT_S = 300.0
 _DECODE_FAILURE = "an exception occurred in the client while decoding the response"
-#: Triton answers an unknown model with HTTP 400 and this in the message
-_NOT_FOUND_WORDS = ("unknown model",)
+#: Triton answers some unknown-model requests with HTTP 400 / INVALID_ARGUMENT and these
+_NOT_FOUND = re.compile(r"unknown model|requested model '.*' is not available")
 #: wrong answers from something that is not Triton, seen while parsing
 _PARSE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
 
@@ -164,7 +165,7 @@ class TritonClient:
             return Unauthorized(f"{what}: Triton at {self._where} refused the credentials")
         if status in ("403", "PERMISSION_DENIED"):
             return Forbidden(f"{what}: {message}")
-        if status in ("404", "NOT_FOUND") or any(w in message.lower() for w in _NOT_FOUND_WORDS):
+        if status in ("404", "NOT_FOUND") or _NOT_FOUND.search(message):
             return NotFound(f"{what}: {message}")
         if status in ("501", "UNIMPLEMENTED"):
             return UnsupportedError(f"{what}: {message}")

@@ -162,6 +162,17 @@ def parse_model_metadata(body: dict[str, Any]) -> ModelMetadata:
     )
 
 
+def _list_field(body: Any, key: str) -> list[Any]:
+    """``body[key]``, a list; ``{}`` is an empty list (gRPC's JSON leaves empty lists out),
+    any other object without ``key`` is not Triton's answer."""
+    if body == {}:
+        return []
+    value = body[key]
+    if not isinstance(value, list):
+        raise TypeError(f"{key} is not a list")
+    return value
+
+
 def _duration(stats: dict[str, Any], key: str) -> tuple[int, int]:
     entry = stats.get(key) or {}
     return int(entry.get("count", 0)), int(entry.get("ns", 0))
@@ -170,7 +181,7 @@ def _duration(stats: dict[str, Any], key: str) -> tuple[int, int]:
 def parse_statistics(body: dict[str, Any]) -> list[ModelStats]:
     """``/v2/models/stats`` (or gRPC ModelStatistics as JSON) → one entry per version."""
     result = []
-    for model in body.get("model_stats", ()):
+    for model in _list_field(body, "model_stats"):
         stats = model.get("inference_stats") or {}
         success, _ = _duration(stats, "success")
         failure, _ = _duration(stats, "fail")
@@ -194,7 +205,7 @@ def parse_statistics(body: dict[str, Any]) -> list[ModelStats]:
 
 def parse_repository_index(body: Any) -> list[RepositoryModel]:
     """``/v2/repository/index`` (a list) or gRPC's ``{"models": [...]}`` → entries."""
-    entries = body["models"] if isinstance(body, dict) else body
+    entries = _list_field(body, "models") if isinstance(body, dict) else body
     if not isinstance(entries, list):
         raise TypeError("repository index is not a list")
     return [

@@ -7,7 +7,6 @@ a server that never answers)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -160,6 +159,8 @@ async def test_unknown_model_is_not_found(client: TritonClient) -> None:
         with pytest.raises(NotFound, match="unknown model: 'nope'"):
             await call
     assert await client.model_ready("nope") is False
+    with pytest.raises(NotFound, match="requested model 'nope' is not available"):
+        await client.statistics("nope")
 
 
 # ------------------------------------------------------------------ statistics, repository
@@ -256,12 +257,9 @@ async def test_foreign_json_is_not_a_triton_server() -> None:
     with CannedServer(200, '{"status": "ok", "items": [1, 2]}') as api:
         async with TritonClient(TritonEndpoint(api.url.removeprefix("http://"))) as client:
             for call in (client.server_metadata(), client.model_metadata("m"),
-                         client.model_config("m")):
-                with contextlib.suppress(ConfigError):
+                         client.model_config("m"), client.statistics()):
+                with pytest.raises(ConfigError, match="is not a Triton server"):
                     await call
-                    pytest.fail(f"{call} accepted foreign JSON")
-            with pytest.raises(ConfigError, match="is not a Triton server"):
-                await client.server_metadata()
 
 
 async def test_server_error_answer_keeps_its_message() -> None:
@@ -308,6 +306,9 @@ def test_statistics_parse_alike_from_both_protocols() -> None:
                           avg_compute_us=45789.5365, last_inference_ms=1796208892987)
     assert parse_statistics(STATS_HTTP) == parse_statistics(STATS_GRPC) == [expected]
     assert parse_statistics({"model_stats": [{"name": "new"}]})[0].avg_queue_us == 0.0
+    assert parse_statistics({}) == []  # gRPC, no model loaded
+    with pytest.raises(KeyError):
+        parse_statistics({"status": "ok"})
 
 
 def test_metadata_and_index_parse_alike_from_both_protocols() -> None:
@@ -323,6 +324,7 @@ def test_metadata_and_index_parse_alike_from_both_protocols() -> None:
     assert parsed == parse_repository_index({"models": http_index})
     assert (parsed[1].version, parsed[1].state, parsed[1].reason) == ("", "UNAVAILABLE",
                                                                       "unloaded")
+    assert parse_repository_index({}) == []  # gRPC, empty repository
     for garbage in ({"models": "x"}, {"status": "ok"}, "text"):
         with pytest.raises((KeyError, TypeError)):
             parse_repository_index(garbage)
