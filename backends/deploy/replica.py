@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mlops_tui.backends.deploy.shapes import d, event_time, items, number, parse_time, text
+
 ReplicaState = Literal["Ready", "Starting", "Failed", "Pending"]
 # a container waiting for one of these will not start by waiting longer
 FAILING_WAITS = frozenset({
@@ -22,7 +24,6 @@ FAILING_WAITS = frozenset({
 UNSCHEDULABLE_GRACE_S = 60  # a node may still be joining; after this, no node fits
 RESTART_WINDOW_S = 600  # the kubelet's back-off tops out at 5 min: restarts this recent climb
 CRASH_RESTARTS = 3  # this many restarts, the last one recent: it is crash-looping
-MAX_REASON = 300
 NOT_STARTED = "starting (the startup probe has not passed yet)"
 NOT_READY = "not ready"
 
@@ -34,52 +35,6 @@ class ReplicaVerdict:
     pod: str
     state: ReplicaState
     reason: str
-
-
-def d(value: Any) -> dict[str, Any]:
-    """``value`` when it is a mapping, else an empty one."""
-    return value if isinstance(value, dict) else {}
-
-
-def items(value: Any) -> list[Any]:
-    """``value`` when it is a list, else an empty one."""
-    return value if isinstance(value, list) else []
-
-
-def text(value: Any) -> str:
-    """``value`` as one short line of text (a non-string reads as empty)."""
-    if not isinstance(value, str):
-        return ""
-    line = " ".join(value.split())
-    return line if len(line) <= MAX_REASON else line[:MAX_REASON - 3] + "..."
-
-
-def number(value: Any) -> int | None:
-    """``value`` when it is an integer (not a bool), else None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    """An RFC 3339 time from the API, aware; None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def event_time(event: dict[str, Any]) -> dt.datetime | None:
-    """When an event last happened: core/v1 keeps it in one of several fields."""
-    series = d(event.get("series"))
-    for value in (event.get("lastTimestamp"), series.get("lastObservedTime"),
-                  event.get("eventTime"), event.get("firstTimestamp"),
-                  d(event.get("metadata")).get("creationTimestamp")):
-        when = parse_time(value)
-        if when:
-            return when
-    return None
 
 
 def _since(earlier: dt.datetime | None, now: dt.datetime) -> float | None:

@@ -17,13 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mlops_tui.backends.deploy.replica import (
-    ReplicaVerdict,
-    d,
-    items,
-    replica_verdict,
-    text,
-)
+from mlops_tui.backends.deploy.replica import ReplicaVerdict, replica_verdict
+from mlops_tui.backends.deploy.shapes import d, items, text
 from mlops_tui.backends.render import rollout
 
 __all__ = ["ReplicaVerdict", "Verdict", "readiness_verdict"]
