@@ -171,7 +171,7 @@ class TritonClient:
             return UnsupportedError(f"{what}: {message}")
         if status in ("UNKNOWN", "INTERNAL") and not message:
             return ConnectionFailed(f"{what}: {self._where} is not a Triton gRPC server")
-        return Invalid(f"{what}: {message or 'rejected (HTTP ' + status + ')'}")
+        return Invalid(f"{what}: {message or f'rejected ({status})'}")
 
     async def _json(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """A call whose answer is JSON (gRPC answers are converted to the same shape)."""

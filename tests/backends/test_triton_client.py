@@ -14,7 +14,14 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Invalid, NotFound
+from mlops_tui.backends.errors import (
+    ConfigError,
+    ConnectionFailed,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
 from mlops_tui.backends.triton.client import TritonClient
 from mlops_tui.backends.triton.inputs import build_inputs
 from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint
@@ -270,6 +277,17 @@ async def test_server_error_answer_keeps_its_message() -> None:
             with pytest.raises(Invalid) as e:
                 await client.model_metadata("m")
     assert str(e.value) == "model m metadata: quota exceeded [31mtry later"
+
+
+@pytest.mark.parametrize(("status", "error"), [(401, Unauthorized), (403, Forbidden)])
+async def test_refused_credentials(status: int, error: type) -> None:
+    """What an auth proxy in front of Triton answers (Triton itself has no auth)."""
+    with CannedServer(status, '{"error": "token rejected"}') as proxy:
+        endpoint = TritonEndpoint(proxy.url.removeprefix("http://"), headers={"a": SECRET})
+        async with TritonClient(endpoint) as client:
+            with pytest.raises(error) as e:
+                await client.server_metadata()
+    assert "sekrit" not in str(e.value)
 
 
 def test_repr_hides_headers() -> None:
