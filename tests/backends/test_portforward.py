@@ -23,7 +23,7 @@ import yaml
 from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Forbidden, Invalid, NotFound
 from mlops_tui.backends.kubernetes import KubernetesBackend
 from mlops_tui.backends.kubernetes.dialer import portforward_url, tls_context
-from mlops_tui.backends.kubernetes.portforward import PodPortForward, check_running
+from mlops_tui.backends.kubernetes.portforward import LINGER_S, PodPortForward, check_running
 from mlops_tui.backends.models import BackendSettings, ResourceRef
 from mlops_tui.backends.protocols import PortForward, PortForwarder
 
@@ -335,6 +335,9 @@ async def test_close_leaves_nothing_behind(control_plane, fresh_namespace, echo_
         forward = await backend.port_forward(pod_ref(backend, fresh_namespace, echo_pod),
                                              ECHO_PORT)
         await until_echoes(forward)
+        async with asyncio.timeout(3 * LINGER_S + 5):  # the probes' streams linger, then end
+            while forward.active:
+                await asyncio.sleep(0.05)
         streams = [await asyncio.open_connection("127.0.0.1", forward.local_port)
                    for _ in range(4)]
         for reader, writer in streams:
