@@ -116,9 +116,8 @@ async def _checked_repository(ctx: ActionContext, spec: DeploySpec
     for line in checked.problems:
         yield events.output(line)
     if checked.problems:
-        count = len(checked.problems)
-        raise CheckFailed(f"model repository {spec.source.uri}: {count} problem"
-                          f"{'s' if count != 1 else ''}", data={"problems": checked.problems})
+        raise CheckFailed(repository.problems_message(checked),
+                          data={"problems": checked.problems})
 
 
 async def _manifests(ctx: ActionContext, applier: Applier, spec: DeploySpec

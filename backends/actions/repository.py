@@ -55,6 +55,14 @@ class Checked:
     models: list[str] = field(default_factory=list)  # "name (backend, versions 1, 2)"
 
 
+def problems_message(checked: Checked) -> str:
+    """``model repository X: 3 problems (first: ...)``: the text report shows no output
+    lines, so the failure names the first problem itself."""
+    count = len(checked.problems)
+    return (f"model repository {checked.source.uri}: {count} problem"
+            f"{'s' if count != 1 else ''} (first: {checked.problems[0]})")
+
+
 def parse_source(text: str) -> Any:
     """The ModelSource ``text`` names.
 
@@ -168,9 +176,7 @@ async def run_check(ctx: ActionContext, req: RepositoryRequest) -> AsyncIterator
     data = {"source": checked.source.uri, "models": checked.models,
             "problems": checked.problems, "warnings": checked.warnings}
     if checked.problems:
-        count = len(checked.problems)
-        raise CheckFailed(f"model repository {checked.source.uri}: {count} problem"
-                          f"{'s' if count != 1 else ''}", data=data)
+        raise CheckFailed(problems_message(checked), data=data)
     what = f"{len(checked.models)} model{'s' if len(checked.models) != 1 else ''}" \
         if checked.source.kind != "pvc" else "the claim is Bound"
     yield events.ok(f"model repository {checked.source.uri}: {what}", data)
