@@ -39,7 +39,7 @@ _HINTS = {
     "repository": "enter check · esc close",
     "runtime": "↑↓ choose · enter next · esc back",
     "settings": "tab next field · enter preview · esc back",
-    "preview": "↑↓ scroll · enter apply · esc back",
+    "preview": "↑↓ scroll · d diff · y YAML · enter apply · esc back",
     "apply": "enter readiness · esc cancel / back",
     "verdict": "enter test inference · esc back",
     "infer": "enter send · esc back",
@@ -309,7 +309,7 @@ class DeployScreen(Screen[None]):
             return
         step.show_status(Text("\n".join([last.message or "dry run passed", *lines]),
                               style="green"))
-        step.text.update(render.preview_text(last.data))
+        step.show_preview(last.data)
         step.apply.disabled = self.readonly
         self.done.add("preview")
 

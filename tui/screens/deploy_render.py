@@ -21,7 +21,8 @@ STATE_STYLES = {"Ready": "green", "Starting": "yellow", "Pending": "yellow",
                 "Progressing": "yellow", "Failed": "bold red"}
 _EVENT_STYLES = {EventKind.WARNING: "yellow", EventKind.FAILED: "bold red",
                  EventKind.OK: "green", EventKind.STARTED: "dim"}
-MAX_PREVIEW = 2_000_000  # characters of YAML + diff drawn; the rest is cut with a note
+MAX_PREVIEW = 300_000  # characters of YAML + diff drawn; the rest is cut with a note
+MAX_VALUE = 2_000  # a longer string in a manifest or a diff line is cut
 
 
 def field_of(obj: Any, key: str, default: Any = None) -> Any:
@@ -47,8 +48,21 @@ def event_line(event: ActionEvent) -> Text | None:
     return text
 
 
-def preview_text(data: Any) -> Text:
-    """The dry run's manifests as YAML, then its diff against the live objects."""
+def shortened(value: Any) -> Any:
+    """``value`` with every string longer than :data:`MAX_VALUE` cut, saying how long it
+    was: a repository's files in a ConfigMap can be megabytes of base64 nobody reads."""
+    if isinstance(value, str) and len(value) > MAX_VALUE:
+        return f"{value[:80]}… ({len(value):,} characters, not shown)"
+    if isinstance(value, Mapping):
+        return {key: shortened(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [shortened(item) for item in value]
+    return value
+
+
+def preview_text(data: Any) -> tuple[Text, int]:
+    """The dry run's manifests as YAML, then its diff against the live objects; and the
+    line where the diff starts."""
     import yaml
 
     manifests = field_of(data, "manifests") or []
@@ -59,10 +73,13 @@ def preview_text(data: Any) -> Text:
     text.append(f"# {len(manifests)} object(s), as the server's dry run returned them\n",
                 style="bold cyan")
     try:
-        text.append(yaml.safe_dump_all(manifests, sort_keys=False, allow_unicode=True))
+        text.append(yaml.safe_dump_all(shortened(manifests), sort_keys=False,
+                                       allow_unicode=True))
     except yaml.YAMLError as exc:  # data an action should never send; say so, plainly
         text.append(f"(cannot show as YAML: {exc})\n", style="red")
-    text.append("\n# diff against the cluster\n", style="bold cyan")
+    text.append("\n")
+    diff_line = text.plain.count("\n")
+    text.append("# diff against the cluster\n", style="bold cyan")
     if not isinstance(diff, str) or not diff.strip():
         text.append("no changes: the cluster already has these objects\n", style="dim")
     for line in (diff if isinstance(diff, str) else "").splitlines():
@@ -74,11 +91,11 @@ def preview_text(data: Any) -> Text:
             style = "red"
         else:
             style = ""
-        text.append(line + "\n", style=style)
+        text.append(shortened(line) + "\n", style=style)
     if len(text) > MAX_PREVIEW:
         text = text[:MAX_PREVIEW]
         text.append(f"\n… cut at {MAX_PREVIEW:,} characters\n", style="yellow")
-    return text
+    return text, diff_line
 
 
 @dataclass(frozen=True)

@@ -38,16 +38,17 @@ class Field(Vertical):
     DEFAULT_CSS = """
     Field { height: auto; }
     Field > Horizontal { height: auto; }
-    Field Label { width: 16; padding: 1 1 0 0; }
+    Field Label { width: 16; padding: 0 1 0 0; }
     Field Input { width: 1fr; }
     Field > .problem { color: $error; height: auto; padding-left: 16; }
+    Field { margin-bottom: 1; }
     """
 
     def __init__(self, key: str, label: str, value: str = "", placeholder: str = "") -> None:
         super().__init__(id=f"field-{key}")
         self.key = key
         self.label = label
-        self.input = Input(value, placeholder=placeholder, id=f"{key}-input")
+        self.input = Input(value, placeholder=placeholder, id=f"{key}-input", compact=True)
         self.problem = Static("", classes="problem")
 
     def compose(self) -> ComposeResult:
@@ -180,7 +181,9 @@ class SettingsStep(Step):
 
 class PreviewStep(Step):
     key, title = "preview", "Preview"
-    BINDINGS = [Binding("enter", "screen.apply_preview", "Apply")]
+    BINDINGS = [Binding("enter", "screen.apply_preview", "Apply"),
+                Binding("d", "to_diff", "Diff"), Binding("y", "to_yaml", "YAML")]
+    diff_line = 0  # where the diff starts in the text
 
     def __init__(self) -> None:
         super().__init__()
@@ -203,6 +206,17 @@ class PreviewStep(Step):
     @property
     def first(self) -> Widget:
         return self.scroll  # arrows scroll; enter applies (the step's binding)
+
+    def show_preview(self, data: object) -> None:
+        text, self.diff_line = render.preview_text(data)
+        self.text.update(text)
+        self.scroll.scroll_home(animate=False)
+
+    def action_to_diff(self) -> None:
+        self.scroll.scroll_to(y=self.diff_line, animate=False)
+
+    def action_to_yaml(self) -> None:
+        self.scroll.scroll_home(animate=False)
 
 
 class ApplyStep(Step):
