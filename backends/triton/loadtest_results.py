@@ -194,9 +194,9 @@ def load_results(path: Path) -> tuple[list[StepResult], dict]:
         steps = []
         for i, row in enumerate(rows, start=2):
             errors = {
-                k[len(_ERROR_PREFIX):]: int(v or 0)
+                k[len(_ERROR_PREFIX):]: v
                 for k, v in row.items()
-                if k and k.startswith(_ERROR_PREFIX) and k != "errors_total"
+                if k and k.startswith(_ERROR_PREFIX) and k != "errors_total" and v not in ("", "0")
             }
             steps.append(_step_from_mapping({**row, "errors": errors}, f"{path}:{i}"))
         return steps, {}

@@ -1,0 +1,127 @@
+"""Our load test against perf_analyzer (Triton's own C++ load generator) on the same bare
+tritonserver (tests/servers/triton.py), same model and input, in the same run: concurrency
+1, 4 and 16 over gRPC and HTTP. Each cell runs perf_analyzer, then ours, back to back.
+
+Prints one JSON line: per cell requests/s and p99 of both and their ratios, ending with
+``min_ratio``, the lowest ours/perf_analyzer requests/s over all cells (target >= 1.0, with
+p99 no worse than 1.2x). Needs ``bash benchmarks/setup-perf-analyzer.sh`` and the triton
+venv (``bash tests/servers/setup-triton.sh``).
+
+    python benchmarks/bench_loadtest.py                   # 3 x 2 s per cell and tool
+    python benchmarks/bench_loadtest.py --seconds 1 --workers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from mlops_tui.backends.triton.loadtest import LoadPlan, StepResult, run_loadtest  # noqa: E402
+from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint  # noqa: E402
+from tests.servers.triton import INPUT_NAME, WIDTH, TritonServer  # noqa: E402
+
+MODEL = "resnet50"
+LEVELS = (1, 4, 16)
+SETUP = ROOT / "benchmarks" / "setup-perf-analyzer.sh"
+
+
+def perf_analyzer_command() -> tuple[dict[str, str], str]:
+    """Install (idempotent) and locate perf_analyzer: its environment and binary."""
+    out = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.exit(f"setup-perf-analyzer.sh failed:\n{out.stdout}{out.stderr}")
+    last = out.stdout.strip().splitlines()[-1]
+    assign, binary = last.split(" ", 1)
+    env = dict(os.environ, LD_LIBRARY_PATH=assign.split("=", 1)[1])
+    return env, binary
+
+
+def run_perf_analyzer(env: dict[str, str], binary: str, protocol: str, url: str,
+                      concurrency: int, seconds: float, workdir: Path) -> dict:
+    """One perf_analyzer measurement: its requests/s and p99 (ms) from its CSV report."""
+    report = workdir / f"pa-{protocol}-{concurrency}.csv"
+    argv = [
+        binary, "-m", MODEL, "-i", protocol, "-u", url,
+        f"--concurrency-range={concurrency}:{concurrency}",
+        f"--shape={INPUT_NAME}:{WIDTH}", "-b", "1",
+        "--measurement-interval", str(int(seconds * 1000)),
+        # every window counts as stable: the figures are the mean of exactly 3 windows,
+        # whatever the neighbours on a shared machine do (ours measures 3 windows' time)
+        "--stability-percentage", "1000", "--max-trials", "3",
+        "-f", str(report),
+    ]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    if done.returncode != 0 or not report.exists():
+        sys.exit(f"perf_analyzer failed ({done.returncode}):\n{done.stdout[-2000:]}"
+                 f"{done.stderr[-2000:]}")
+    with report.open() as f:
+        row = next(csv.DictReader(f))
+    return {"rps": float(row["Inferences/Second"]), "p99_ms": float(row["p99 latency"]) / 1000}
+
+
+async def run_ours(protocol: str, address: str, concurrency: int, seconds: float,
+                   workers: int) -> StepResult:
+    inputs = (InputTensor(INPUT_NAME, "FP32", np.ones((1, WIDTH), np.float32)),)
+    plan = LoadPlan(MODEL, inputs, concurrency=(concurrency,), duration_s=seconds,
+                    warmup_s=1.0, workers=workers)
+    result = None
+    async for item in run_loadtest(TritonEndpoint(address, protocol), plan):
+        if isinstance(item, StepResult):
+            result = item
+    assert result is not None
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0,
+                        help="perf_analyzer's window (it measures 3); ours measures as long")
+    parser.add_argument("--workers", type=int, default=0, help="our event loops (0: choose)")
+    args = parser.parse_args()
+    env, binary = perf_analyzer_command()
+    cells = []
+    with TritonServer() as triton, tempfile.TemporaryDirectory() as tmp:
+        addresses = {"grpc": triton.grpc_address, "http": f"127.0.0.1:{triton.http_port}"}
+        for protocol in ("grpc", "http"):
+            for c in LEVELS:
+                pa = run_perf_analyzer(env, binary, protocol, addresses[protocol], c,
+                                       args.seconds, Path(tmp))
+                ours = asyncio.run(run_ours(protocol, addresses[protocol], c,
+                                            3 * args.seconds, args.workers))
+                cells.append({
+                    "protocol": protocol,
+                    "concurrency": c,
+                    "ours_rps": round(ours.throughput_rps, 1),
+                    "pa_rps": round(pa["rps"], 1),
+                    "rps_ratio": round(ours.throughput_rps / pa["rps"], 3),
+                    "ours_p99_ms": round(ours.p99_ms, 3),
+                    "pa_p99_ms": round(pa["p99_ms"], 3),
+                    "p99_ratio": round(ours.p99_ms / pa["p99_ms"], 3),
+                    "ours_errors": ours.error_count,
+                })
+    print(json.dumps({
+        "bench": "loadtest_vs_perf_analyzer",
+        "model": MODEL,
+        "seconds": args.seconds,
+        "workers": args.workers,
+        "cells": cells,
+        "max_p99_ratio": max(c["p99_ratio"] for c in cells),
+        "min_ratio": min(c["rps_ratio"] for c in cells),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""The load test engine against a real bare tritonserver (tests/servers/triton.py), over
+gRPC and HTTP: sweeps, rate mode, worker processes, errors by kind, unreachable servers,
+cancellation, and the results files. Correctness only: speed is benchmarks/bench_loadtest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from mlops_tui.backends.errors import ConnectionFailed, NotFound
+from mlops_tui.backends.triton.loadtest import (
+    LoadPlan,
+    LoadProgress,
+    StepResult,
+    load_results,
+    results_meta,
+    run_loadtest,
+    save_results,
+)
+from mlops_tui.backends.triton.loadtest_results import percentile, summarize
+from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint
+from tests.servers.fixtures import require_servers
+from tests.servers.triton import INPUT_NAME, REJECT_VALUE, WIDTH, ModelSpec, TritonServer
+
+PROTOCOLS = ("grpc", "http")
+
+
+def ones(value: float = 1.0) -> tuple[InputTensor, ...]:
+    data = np.full((1, WIDTH), value, dtype=np.float32)
+    return (InputTensor(INPUT_NAME, "FP32", data),)
+
+
+def endpoint(server: TritonServer, protocol: str) -> TritonEndpoint:
+    address = server.grpc_address if protocol == "grpc" else f"127.0.0.1:{server.http_port}"
+    return TritonEndpoint(address, protocol)
+
+
+async def collect(ep: TritonEndpoint, plan: LoadPlan) -> tuple[list[LoadProgress], list[StepResult]]:
+    progress, results = [], []
+    async for item in run_loadtest(ep, plan):
+        (results if isinstance(item, StepResult) else progress).append(item)
+    return progress, results
+
+
+def assert_sane(result: StepResult) -> None:
+    assert result.requests > 0
+    assert 0 < result.p50_ms <= result.p90_ms <= result.p95_ms <= result.p99_ms
+    assert result.mean_ms > 0
+    assert result.throughput_rps == pytest.approx(result.requests / result.duration_s)
+
+
+# --------------------------------------------------------------------------- plan checks
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"concurrency": (0,)}, "concurrency[0]"),
+        ({"concurrency": (1, -3)}, "concurrency[1]"),
+        ({"concurrency": (5000,)}, "concurrency[0]"),
+        ({"concurrency": (2.5,)}, "concurrency[0]"),
+        ({"concurrency": (), "rates": (0.0,)}, "rates[0]"),
+        ({"concurrency": (), "rates": (-1.0,)}, "rates[0]"),
+        ({"concurrency": (), "rates": (math.inf,)}, "rates[0]"),
+        ({"concurrency": (), "rates": (math.nan,)}, "rates[0]"),
+        ({"concurrency": (), "rates": ()}, "concurrency, rates"),
+        ({"rates": (5.0,)}, "concurrency, rates"),
+        ({"duration_s": 0.0}, "duration_s"),
+        ({"duration_s": 7200.0}, "duration_s"),
+        ({"duration_s": None}, "duration_s, requests"),
+        ({"requests": 0}, "requests"),
+        ({"requests": 10**8}, "requests"),
+        ({"warmup_s": -1.0}, "warmup_s"),
+        ({"workers": -1}, "workers"),
+        ({"workers": 1000}, "workers"),
+        ({"model": " "}, "model"),
+        ({"inputs": ()}, "inputs"),
+    ],
+)
+def test_bad_plans_are_refused_naming_the_field(changes, field):
+    values = {"model": "resnet50", "inputs": ones(), "concurrency": (1,), **changes}
+    with pytest.raises(ValueError) as err:
+        LoadPlan(**values)
+    assert str(err.value).startswith(field + ":")
+    assert "\n" not in str(err.value)
+
+
+def test_the_concurrency_is_shared_out_among_loops():
+    plan = LoadPlan("m", ones(), concurrency=(5,), requests=11)
+    specs = plan.share(5, 2)
+    assert [s.level for s in specs] == [3, 2]
+    assert [s.requests for s in specs] == [6, 5]
+    assert plan.share(1, 2)[1] is None  # one user: the second loop sits out
+    rate = LoadPlan("m", ones(), rates=(100.0,), requests=50, warmup_s=0)
+    assert [s.level for s in rate.share(100.0, 2)] == [50.0, 50.0]
+    assert rate.share(100.0, 2)[0].duration_s == pytest.approx(0.5)  # 50 requests at 100/s
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_percentiles_are_nearest_rank_over_every_sample():
+    values = sorted(float(v) for v in range(1, 101))
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+    assert math.isnan(percentile([], 50))
+    # two loops' samples merged: the p99 of the union, not the mean of two p99s
+    fast, slow = [0.001] * 90, [0.1] * 10
+    merged = summarize("concurrency", 4, fast + slow, 2.0, {"timeout": 1, "invalid": 0})
+    assert merged.p90_ms == pytest.approx(1.0)
+    assert merged.p99_ms == pytest.approx(100.0)
+    assert merged.requests == 100 and merged.throughput_rps == 50.0
+    assert merged.errors == {"timeout": 1}
+
+
+def test_results_are_written_as_json_and_csv_and_read_back(tmp_path):
+    results = [
+        summarize("concurrency", 1, [0.002, 0.004, 0.003], 1.5, {}),
+        summarize("concurrency", 16, [], 1.5, {"unavailable": 7, "timeout": 2}),
+    ]
+    paths = save_results(results, tmp_path / "out" / "run.json", meta={"model": "resnet50"})
+    assert [p.name for p in paths] == ["run.json", "run.csv"]
+    back, meta = load_results(paths[0])
+    assert meta == {"model": "resnet50"}
+    assert back[0] == results[0]
+    assert back[1].requests == 0 and math.isnan(back[1].p99_ms)
+    assert back[1].errors == {"timeout": 2, "unavailable": 7}
+    from_csv, _ = load_results(paths[1])
+    assert from_csv[0] == results[0]
+    assert from_csv[1].errors == results[1].errors
+    header = paths[1].read_text().splitlines()[0]
+    assert header.endswith("errors_total,errors_timeout,errors_unavailable")
+
+
+def test_unreadable_results_files_are_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"results": [{"mode": "concurrency"}]}')
+    with pytest.raises(ValueError, match=r"bad.json: results\[0\]: missing "):
+        load_results(bad)
+    bad.write_text("not json")
+    with pytest.raises(ValueError, match="bad.json: not JSON"):
+        load_results(bad)
+    with pytest.raises(ValueError, match="meta: cannot be written as JSON"):
+        save_results([], tmp_path / "x", meta={"when": object()})
+
+
+# --------------------------------------------------------------------------- real server
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_short_sweep_gives_sane_figures(triton_server, protocol, tmp_path):
+    ep = endpoint(triton_server, protocol)
+    plan = LoadPlan("resnet50", ones(), concurrency=(1, 4), duration_s=1.0, warmup_s=0.3)
+    progress, results = await collect(ep, plan)
+    assert [r.level for r in results] == [1.0, 4.0]
+    for r in results:
+        assert_sane(r)
+        assert r.errors == {} and r.duration_s == pytest.approx(1.0)
+    assert progress, "progress comes a few times a second"
+    assert {p.step for p in progress} == {1, 2} and all(p.steps == 2 for p in progress)
+    assert all(0.0 <= p.fraction <= 1.0 for p in progress)
+    assert progress[-1].requests > 0 and progress[-1].rps_now >= 0
+
+    paths = save_results(results, tmp_path / "sweep", meta=results_meta(ep, plan))
+    back, meta = load_results(paths[0])
+    assert back == results and meta["protocol"] == protocol and meta["levels"] == [1, 4]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_rate_mode_holds_roughly_the_asked_rate(triton_server, protocol):
+    ep = endpoint(triton_server, protocol)
+    plan = LoadPlan("resnet50", ones(), rates=(40.0,), duration_s=2.0, warmup_s=0.2)
+    _, (result,) = await collect(ep, plan)
+    assert_sane(result)
+    assert result.mode == "rate" and result.level == 40.0
+    # open loop at a constant pace: ~80 requests in 2 s (loose: a busy machine can lag)
+    assert 40 <= result.requests <= 100
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_worker_processes_merge_their_samples(triton_server, protocol):
+    ep = endpoint(triton_server, protocol)
+    plan = LoadPlan("resnet50", ones(), concurrency=(3,), requests=200, warmup_s=0.2, workers=2)
+    progress, (result,) = await collect(ep, plan)
+    assert_sane(result)
+    assert result.requests == 200 and result.errors == {}  # 100 per worker, exactly
+    assert progress and progress[-1].fraction <= 1.0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_failed_requests_are_counted_by_kind(triton_server, protocol):
+    ep = endpoint(triton_server, protocol)
+    # the model raises for this input: a backend failure (HTTP 500 / gRPC INTERNAL)
+    refused = LoadPlan("resnet50", ones(REJECT_VALUE), concurrency=(2,), duration_s=0.5,
+                       warmup_s=0)
+    _, (result,) = await collect(ep, refused)
+    assert result.requests == 0 and math.isnan(result.p50_ms)
+    assert set(result.errors) == {"server"} and result.errors["server"] > 0
+    # an input the model does not have: refused before the model (HTTP 400 / INVALID_ARGUMENT)
+    wrong = (InputTensor("NOT_AN_INPUT", "FP32", np.ones((1, WIDTH), np.float32)),)
+    plan = LoadPlan("resnet50", wrong, concurrency=(2,), duration_s=0.5, warmup_s=0)
+    _, (result,) = await collect(ep, plan)
+    assert set(result.errors) == {"invalid"} and result.errors["invalid"] > 0
+
+
+@pytest.fixture(scope="module")
+def slow_triton():
+    require_servers("triton")
+    with TritonServer([ModelSpec("slow", delay_ms=400.0, max_batch_size=0)]) as server:
+        yield server
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_requests_slower_than_the_timeout_count_as_timeouts(slow_triton, protocol):
+    ep = endpoint(slow_triton, protocol)
+    plan = LoadPlan("slow", (InputTensor(INPUT_NAME, "FP32", np.ones(WIDTH, np.float32)),),
+                    concurrency=(2,), duration_s=1.0, warmup_s=0, request_timeout_s=0.1)
+    _, (result,) = await collect(ep, plan)
+    assert result.requests == 0
+    assert set(result.errors) == {"timeout"} and result.errors["timeout"] >= 2
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_an_unreachable_server_fails_before_any_step(protocol):
+    ep = TritonEndpoint(f"127.0.0.1:{closed_port()}", protocol)
+    seen = []
+    with pytest.raises(ConnectionFailed, match=f"cannot reach triton at {protocol}://127.0.0.1"):
+        async for item in run_loadtest(ep, LoadPlan("m", ones(), concurrency=(1,))):
+            seen.append(item)
+    assert seen == []
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_an_unknown_model_fails_before_any_step(triton_server, protocol):
+    plan = LoadPlan("no-such-model", ones(), concurrency=(1,))
+    with pytest.raises(NotFound, match="model no-such-model is not ready"):
+        async for _ in run_loadtest(endpoint(triton_server, protocol), plan):
+            pass
+
+
+def own_children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_cancelling_ends_the_workers_at_once(triton_server, protocol):
+    before = own_children()
+    plan = LoadPlan("resnet50", ones(), concurrency=(4,), duration_s=60.0, warmup_s=0,
+                    workers=2)
+    started = asyncio.Event()
+    during: set[int] = set()
+
+    async def run() -> None:
+        async for item in run_loadtest(endpoint(triton_server, protocol), plan):
+            if isinstance(item, LoadProgress) and item.requests > 0 and not started.is_set():
+                during.update(own_children() - before)
+                started.set()
+
+    task = asyncio.create_task(run())
+    await asyncio.wait_for(started.wait(), 60)
+    assert len(during) == 2, "two worker processes while it runs"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not {pid for pid in during if psutil.pid_exists(pid)
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+    assert own_children() - before == set()
+
+
+async def test_closing_the_iterator_midway_stops_the_load(triton_server):
+    plan = LoadPlan("resnet50", ones(), concurrency=(2,), duration_s=60.0, warmup_s=0)
+    stream = run_loadtest(endpoint(triton_server, "http"), plan)
+    async for item in stream:
+        if isinstance(item, LoadProgress):
+            break
+    await stream.aclose()  # within the caller's loop: nothing left running
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert pending == []
+
+
+async def test_results_file_of_a_real_run_has_one_row_per_step(triton_server, tmp_path: Path):
+    ep = endpoint(triton_server, "grpc")
+    plan = LoadPlan("resnet50", ones(), concurrency=(1, 2), requests=30, warmup_s=0)
+    _, results = await collect(ep, plan)
+    assert [r.requests for r in results] == [30, 30]
+    json_path, csv_path = save_results(results, tmp_path / "r.csv", meta=results_meta(ep, plan))
+    assert len(csv_path.read_text().splitlines()) == 3
+    assert "headers" not in json_path.read_text()
+
+
+# --------------------------------------------------------------------------- odd answers
+
+
+ODD_ANSWERS = {
+    "chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\n\r\n", None),
+    "split": (b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc", None),  # + "def" later
+    "error": (b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n", "unavailable"),
+    "no_length": (b"HTTP/1.1 200 OK\r\n\r\nbody", "protocol"),
+    "garbage": (b"\x16\x03\x01 not http at all\r\n\r\n", "protocol"),
+    "too_much": (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab", "protocol"),
+    "bad_chunk": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "protocol"),
+    "huge_head": (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000, "protocol"),
+    "hang_up": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", "unavailable"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_ANSWERS))
+async def test_odd_http_answers_are_counted_never_raised(case):
+    """Answers a real Triton never sends (a hand-made server on 127.0.0.1): each one is an
+    error kind, the pool stays usable, and nothing raises."""
+    from mlops_tui.backends.triton.loadtest_http import HttpPool
+
+    answer, kind = ODD_ANSWERS[case]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(answer)
+            if case == "split":
+                await writer.drain()
+                await asyncio.sleep(0.05)
+                writer.write(b"def")
+            if case == "hang_up":
+                await writer.drain()
+                writer.close()
+                return
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = HttpPool("127.0.0.1", port, None, timeout_s=5.0)
+    try:
+        request = b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert [await pool.request(request) for _ in range(3)] == [kind] * 3
+    finally:
+        pool.close()
+        server.close()
+        await server.wait_closed()
