@@ -193,6 +193,10 @@ class _Pki:
         self.admin = self.issue("admin", "admin", orgs=["system:masters"])
         self.scheduler = self.issue("scheduler", "system:kube-scheduler")
         self.controller_manager = self.issue("controller-manager", "system:kube-controller-manager")
+        # the API server's client cert for kubelets (logs, exec, port-forward on a real node)
+        self.kubelet_client = self.issue(
+            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", orgs=["system:masters"]
+        )
 
         # Service-account signing key pair (RSA, as kubeadm makes it).
         sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -437,6 +441,13 @@ class ControlPlane:
         """Token user ``limited``: get/list/watch pods in ``team-a`` only. Context ``limited@test``."""
         return self.workdir / "limited.kubeconfig"
 
+    def issue_client_cert(
+        self, stem: str, cn: str, orgs: Iterable[str] = ()
+    ) -> tuple[Path, Path]:
+        """A client cert signed by the cluster CA, e.g. a kubelet's
+        (``CN=system:node:NAME``, ``O=system:nodes``); returns (cert_path, key_path)."""
+        return self._pki.issue(stem, cn, orgs=orgs)
+
     def log_path(self, name: str) -> Path:
         """Log file of a component: etcd, kube-apiserver, kube-scheduler, kube-controller-manager."""
         return self.workdir / "logs" / f"{name}.log"
@@ -561,6 +572,8 @@ class ControlPlane:
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             f"--proxy-client-cert-file={pki.front_client[0]}",
             f"--proxy-client-key-file={pki.front_client[1]}",
+            f"--kubelet-client-certificate={pki.kubelet_client[0]}",
+            f"--kubelet-client-key={pki.kubelet_client[1]}",
             "--enable-aggregator-routing=false",
             f"--watch-cache={'true' if self.watch_cache else 'false'}",
             "--profiling=false",

@@ -16,6 +16,11 @@ Registered with ``pytest_plugins = ["tests.cluster.fixtures"]`` in tests/conftes
 - ``fresh_namespace`` (function): a new namespace name, deleted afterwards (its pods
   force-deleted first: without a kubelet nothing would confirm their termination).
 - ``admin_api`` (session): a ``kubernetes.client.ApiClient`` as admin.
+- ``real_node`` (session): a real node (kubelet + containerd, see node.py) joined to
+  ``control_plane`` as ``real-1``, where pods really run; pods need its toleration and
+  node selector (``real_node.place(spec)``) and its local images (``real_node.images``).
+  Skips when its kubelet/runtime/images are missing (``tests/cluster/build-node.sh``
+  builds them), unless ``MLOPS_TUI_REQUIRE_APISERVER`` is set: then it fails.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster import node as real_node_mod
 from tests.cluster.controlplane import (
     ControlPlane,
     ControlPlaneError,
@@ -81,6 +87,29 @@ def control_plane_with_controllers(control_plane: ControlPlane) -> ControlPlane:
 @pytest.fixture(scope="session")
 def admin_api(control_plane: ControlPlane):
     return control_plane.admin_client()
+
+
+@pytest.fixture(scope="session")
+def real_node(control_plane: ControlPlane) -> Iterator[real_node_mod.RealNode]:
+    missing = real_node_mod.missing_reason()
+    if missing is not None:
+        reason = f"real node unavailable: {missing}"
+        if _required():
+            pytest.fail(f"{REQUIRE_ENV} is set but {reason}", pytrace=False)
+        if reason not in _skip_reasons:
+            _skip_reasons.append(reason)
+        pytest.skip(reason)
+    node = real_node_mod.RealNode(
+        control_plane, keep_workdir=bool(os.environ.get("MLOPS_TUI_KEEP_K8S_WORKDIR"))
+    )
+    try:
+        node.start()
+    except real_node_mod.NodeError as e:
+        pytest.fail(f"real node did not start: {e}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 @pytest.fixture

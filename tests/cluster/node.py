@@ -1,0 +1,456 @@
+"""A real node for the test cluster: kubelet v1.20.2 + containerd, pods that really run.
+
+``tests/cluster/build-node.sh`` builds the kubelet (same tree and Go recipe as the control
+plane) and three local images; :class:`RealNode` starts containerd and the kubelet, joins
+the node to a :class:`~tests.cluster.controlplane.ControlPlane` and waits for it to be
+Ready (~16-25 s). Logs, exec, port-forward, the API server's pod proxy and probes work
+through it, as on a real cluster.
+
+Typical use (or the session fixture ``real_node`` in tests/cluster/fixtures.py)::
+
+    with RealNode(cp) as node:
+        pod = {"metadata": {"name": "p"}, "spec": node.place({"containers": [
+            {"name": "c", "image": node.images["busybox"], "command": ["sleep", "60"]}]})}
+
+The node ``real-1`` carries the taint ``mlops-tui.test/real-node=true:NoSchedule`` and the
+label ``mlops-tui.test/real-node=true``: other tests' pods stay off it, and a pod meant for
+it needs :attr:`RealNode.toleration` and :attr:`RealNode.node_selector` (``place`` adds
+both). Images are never pulled: use the names in :attr:`RealNode.images` (non-``latest``
+tags, so the default pull policy ``IfNotPresent`` finds them; ``Never`` works too). An
+image that is not local fails with ``ErrImageNeverPull``/``ImagePullBackOff``; containerd
+gets a dead proxy so nothing can be fetched from outside.
+
+Images (``localhost/mlops-tui-test/...``):
+
+- ``pause:1.0``: the sandbox image (containerd's ``sandbox_image``).
+- ``busybox:1.0``: busybox-static with every applet in ``/bin``; default command ``sh``.
+  Its ``wget`` segfaults here: probe with ``nc`` or HTTP probes.
+- ``tritonserver:2.51``: Triton Inference Server 2.51 (CPU) from the ``nvidia-pytriton``
+  venv at ``/opt/triton-venv``, with Python 3.11 and its standard library, ``bash`` (the
+  Python backend starts its stub with ``bash -c``), the host's shared libraries, and
+  ``busybox`` (``busybox nc ...`` for exec). ``/opt/tritonserver`` links to the wheel's
+  ``pytriton/tritonserver`` directory, whose ``backends/python`` holds the 3.11 stub, so
+  Triton's default ``--backend-directory`` and ``--cache-directory`` are right. The image
+  sets ``PATH=/opt/triton-venv/bin:/opt/tritonserver/bin:...`` (the venv's ``python3``
+  first: its numpy 1.26) and ``LD_LIBRARY_PATH`` to the wheel's ``nvidia_pytriton.libs``.
+  Entrypoint ``["tritonserver"]``, cmd ``["--model-repository=/models"]`` (``/models`` is
+  an empty directory: mount the repository there). Either form works in a pod::
+
+      command: ["tritonserver", "--model-repository=/models",
+                "--backend-config=python,shm-region-prefix-name=P"]
+      args: ["--model-repository=/models", "--http-port=8000"]   # with the entrypoint
+
+  Ports: HTTP 8000, gRPC 8001, metrics 8002 (Triton's defaults, on all pod addresses).
+  The pod's ``/dev/shm`` is containerd's 64 MiB default: enough for toy Python models.
+  Probe readiness with ``httpGet /v2/health/ready`` on 8000 (Ready ~5.5 s after start).
+
+Networking: pods get addresses in 10.250.<slot>.0/24 on the node's own bridge, whose
+host address :attr:`RealNode.ip` is also the node IP. The host reaches pod IPs directly
+(:meth:`RealNode.pod_ip_reachable`); pods reach each other and the host's bridge address,
+nothing else (no default route, no NAT, no forwarding, no DNS). There is no kube-proxy:
+Service ClusterIPs do not work; use the API server's pod/service proxy, a port-forward or
+the pod IP.
+
+Isolation: containerd and the kubelet run in a private mount namespace whose ``/run``,
+``/var/lib`` (tmpfs) and ``/var/log`` (a directory of the node's work dir) are their own,
+so their mounts, network-namespace files, CNI cache and pod logs never reach the host's
+tables; the namespace and its mounts vanish when they exit. What is host-wide (sysctls the
+kubelet sets, the bridge, the ``/mlops-tui-node-<slot>`` cgroups) is put back by
+:meth:`RealNode.stop`, see :mod:`tests.cluster.node_host`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+from tests.cluster import node_host
+from tests.cluster.controlplane import K8S_VERSION, ControlPlane, _Proc, _tail, free_port
+
+NODE_NAME = "real-1"
+LABEL_KEY = "mlops-tui.test/real-node"
+REGISTRY = "localhost/mlops-tui-test"
+IMAGES = {
+    "pause": f"{REGISTRY}/pause:1.0",
+    "busybox": f"{REGISTRY}/busybox:1.0",
+    "triton": f"{REGISTRY}/tritonserver:2.51",
+}
+REQUIRED_IMAGES = ("pause", "busybox")
+CNI_BIN_DIR = Path("/usr/lib/cni")
+BUILD_SCRIPT = Path(__file__).resolve().parent / "build-node.sh"
+READY_TIMEOUT_S = 90.0
+#: containerd pulls through this (nothing listens): no image ever comes from outside
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
+class NodeError(RuntimeError):
+    """The node could not be started (message includes the log tail)."""
+
+
+def default_node_dir() -> Path:
+    """``$MLOPS_TUI_NODE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/mlops-tui/node-v1.20.2``."""
+    env = os.environ.get("MLOPS_TUI_NODE_DIR")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "mlops-tui" / f"node-v{K8S_VERSION}"
+
+
+def find_kubelet(node_dir: Path | None = None) -> Path | None:
+    """The kubelet in ``$KUBEBUILDER_ASSETS`` or the build script's output dir."""
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    for d in [*([Path(assets)] if assets else []), node_dir or default_node_dir()]:
+        if os.access(d / "kubelet", os.X_OK):
+            return d / "kubelet"
+    return None
+
+
+def image_archive(role: str, node_dir: Path | None = None) -> Path | None:
+    path = (node_dir or default_node_dir()) / "images" / f"{role}.tar"
+    return path if path.is_file() else None
+
+
+def missing_reason(node_dir: Path | None = None) -> str | None:
+    """Why a node cannot start here, or None when everything is present."""
+    parts = []
+    if os.geteuid() != 0:
+        parts.append("not root")
+    if find_kubelet(node_dir) is None:
+        parts.append("no kubelet")
+    for tool in ("containerd", "runc", "ctr", "unshare", "nsenter", "ip"):
+        if shutil.which(tool) is None:
+            parts.append(f"no {tool}")
+    for plugin in ("bridge", "host-local", "loopback"):
+        if not (CNI_BIN_DIR / plugin).exists():
+            parts.append(f"no CNI plugin {plugin}")
+    parts += [f"no {r} image" for r in REQUIRED_IMAGES if image_archive(r, node_dir) is None]
+    if not parts:
+        return None
+    script = BUILD_SCRIPT.relative_to(BUILD_SCRIPT.parents[2])
+    return f"{', '.join(parts)} (build them, ~2 min: bash {script})"
+
+
+class RealNode:
+    """containerd + kubelet joined to ``control_plane`` as node ``name``.
+
+    Parameters:
+        control_plane: a started :class:`ControlPlane`.
+        name: the Node's name.
+        node_dir: where build-node.sh put the kubelet and images.
+        workdir: configs, state and logs (default: a temp dir, removed by :meth:`stop`
+            unless ``keep_workdir``).
+    """
+
+    def __init__(
+        self,
+        control_plane: ControlPlane,
+        name: str = NODE_NAME,
+        *,
+        node_dir: Path | None = None,
+        workdir: Path | None = None,
+        keep_workdir: bool = False,
+    ) -> None:
+        self.cp = control_plane
+        self.name = name
+        self.node_dir = Path(node_dir) if node_dir else default_node_dir()
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else None
+        self.keep_workdir = keep_workdir
+        self.slot: node_host.Slot | None = None
+        #: role -> image name, for the images this node holds (``triton`` when built)
+        self.images: dict[str, str] = {}
+        self.kubelet_port = self.healthz_port = 0
+        self.ready_seconds = 0.0
+        self._procs: dict[str, _Proc] = {}
+        self._registered = False
+
+    # ---- context manager
+    def __enter__(self) -> Self:
+        if self.slot is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- what tests use
+    @property
+    def ip(self) -> str:
+        """The node IP: the host's address on the node's bridge."""
+        assert self.slot is not None, "node not started"
+        return self.slot.host_ip
+
+    @property
+    def pod_subnet(self) -> str:
+        assert self.slot is not None, "node not started"
+        return self.slot.subnet
+
+    @property
+    def toleration(self) -> dict[str, str]:
+        """What a pod needs to tolerate the node's taint."""
+        return {"key": LABEL_KEY, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        return {LABEL_KEY: "true"}
+
+    def place(self, pod_spec: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of a pod spec (or a template's spec) with the toleration and selector."""
+        spec = dict(pod_spec)
+        spec["tolerations"] = [*spec.get("tolerations", []), self.toleration]
+        spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **self.node_selector}
+        return spec
+
+    def pod_ip_reachable(self, ip: str, port: int, timeout: float = 2.0) -> bool:
+        """Whether a TCP connect from the host to a pod's ``ip:port`` succeeds."""
+        try:
+            with socket.create_connection((ip, port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def pids(self) -> dict[str, int]:
+        """PIDs of containerd and the kubelet (while they run)."""
+        return {n: p.pid for n, p in self._procs.items() if p.alive() and p.pid}
+
+    def log_path(self, name: str) -> Path:
+        """Log file of ``containerd`` or ``kubelet``."""
+        assert self.workdir is not None
+        return self.workdir / "logs" / f"{name}.log"
+
+    # ---- lifecycle
+    def start(self, timeout: float = READY_TIMEOUT_S) -> Self:
+        """Start containerd, import the images, start the kubelet; wait for Ready.
+
+        Raises:
+            NodeError: something is missing or did not come up (all of it is undone).
+        """
+        reason = missing_reason(self.node_dir)
+        if reason:
+            raise NodeError(reason)
+        t0 = time.monotonic()
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="mlops-tui-node-"))
+        for sub in ("logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/root", "varlog"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        self.slot = node_host.acquire_slot()
+        try:
+            node_host.create_bridge(self.slot)
+            node_host.make_cgroup_root(self.slot.cgroup_root)
+            self._write_cni_config()
+            self._start_containerd()
+            self._import_images(REQUIRED_IMAGES)
+            self._start_kubelet()
+            # the large Triton image unpacks (~5-20 s) while the kubelet comes up
+            others = [r for r in IMAGES if r not in REQUIRED_IMAGES]
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                imported = pool.submit(self._import_images, others)
+                self._wait_ready(timeout)
+                imported.result(timeout=300)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_seconds = time.monotonic() - t0
+        return self
+
+    def stop(self) -> None:
+        """Delete the node's pods and the Node, stop the kubelet and containerd by PID,
+        kill what is left in the node's cgroups, remove the bridge and the cgroups,
+        restore the sysctls (when no other node runs) and remove the work dir."""
+        from tests.cluster import node_runtime
+
+        if self.slot is None:
+            return
+        if self._registered:
+            node_runtime.evict_pods(self)
+        for name in ("kubelet", "containerd"):
+            proc = self._procs.pop(name, None)
+            if proc is not None:
+                proc.stop(timeout=10)
+        node_runtime.kill_shims(self)
+        left = node_host.remove_cgroup_root(self.slot.cgroup_root)
+        node_host.delete_bridge(self.slot.bridge)
+        if self._registered:
+            with contextlib.suppress(Exception):  # the control plane may be gone already
+                self.cp.remove_node(self.name)
+            self._registered = False
+        node_host.release_slot(self.slot)
+        self.slot = None
+        if self.workdir and self._own_workdir and not self.keep_workdir:
+            node_runtime.remove_tree(self.workdir)
+        if left:
+            raise NodeError(f"cgroups left behind: {left}")
+
+    # ---- pieces
+    def _write_cni_config(self) -> None:
+        """Bridge without gateway or masquerade: pods reach only this subnet."""
+        assert self.slot is not None and self.workdir is not None
+        i = self.slot.index
+        conf = {
+            "cniVersion": "0.4.0",
+            "name": f"mlops-tui-node-{i}",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": self.slot.bridge,
+                    "isGateway": False,
+                    "ipMasq": False,
+                    "hairpinMode": True,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{
+                            "subnet": self.slot.subnet,
+                            "rangeStart": f"10.250.{i}.10",
+                            "rangeEnd": f"10.250.{i}.250",
+                        }]],
+                        "dataDir": str(self.workdir / "cni" / "ipam"),
+                    },
+                }
+            ],
+        }
+        final = self.workdir / "cni" / "net.d" / "10-mlops-tui.conflist"
+        tmp = final.with_suffix(".tmp")
+        tmp.write_text(json.dumps(conf, indent=2))
+        tmp.rename(final)  # containerd never reads it half-written
+
+    @property
+    def containerd_socket(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "containerd" / "containerd.sock"
+
+    def _start_containerd(self) -> None:
+        from tests.cluster import node_runtime
+
+        assert self.workdir is not None
+        config = self.workdir / "containerd" / "config.toml"
+        config.write_text(node_runtime.containerd_config(self.workdir, IMAGES["pause"]))
+        # a private mount namespace: /run, /var/lib and /var/log of containerd, the
+        # kubelet and the shims are their own (see the module docstring)
+        setup = (
+            "set -e; mount -t tmpfs -o mode=755 node-run /run; mkdir -p /run/netns; "
+            "mount -t tmpfs -o mode=755 node-varlib /var/lib; mkdir -p /var/lib/cni; "
+            f"mount --bind {self.workdir / 'varlog'} /var/log; "
+            f'exec containerd --config "{config}"'
+        )
+        argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup]
+        self._launch("containerd", argv, self._env())
+        self._wait("containerd", lambda: self._ctr("version").returncode == 0, 30)
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+        env.pop("KUBECONFIG", None)
+        env.update(
+            AWS_EC2_METADATA_DISABLED="true",  # kubelet's AWS code would dial the metadata IP
+            HTTP_PROXY=DEAD_PROXY,
+            HTTPS_PROXY=DEAD_PROXY,
+            NO_PROXY="127.0.0.1,localhost",
+        )
+        return env
+
+    def _ctr(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["ctr", "--address", str(self.containerd_socket), "--namespace", "k8s.io", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def _import_images(self, roles: Sequence[str]) -> None:
+        """``ctr images import`` each role's archive (when built); check they are listed."""
+        for role in roles:
+            archive = image_archive(role, self.node_dir)
+            if archive is None:
+                continue
+            res = self._ctr("images", "import", str(archive), timeout=180)
+            if res.returncode:
+                raise NodeError(f"ctr images import {archive} failed: {res.stderr.strip()}")
+            self.images[role] = IMAGES[role]
+        listed = set(self._ctr("images", "ls", "-q").stdout.split())
+        missing = sorted({self.images[r] for r in roles if r in self.images} - listed)
+        if missing:
+            raise NodeError(f"images not in containerd after import: {missing}")
+
+    def _start_kubelet(self) -> None:
+        from tests.cluster import node_runtime
+
+        assert self.workdir is not None and self.slot is not None
+        kdir = self.workdir / "kubelet"
+        crt, key = self.cp.issue_client_cert(
+            f"node-{self.name}", f"system:node:{self.name}", orgs=["system:nodes"]
+        )
+        kubeconfig = self.cp.write_kubeconfig(
+            kdir / "kubeconfig", f"system:node:{self.name}", cert=(crt, key)
+        )
+        resolv = kdir / "resolv.conf"
+        resolv.write_text("nameserver 127.0.0.1\n")
+        self.kubelet_port, self.healthz_port = free_port(), free_port()
+        config = kdir / "config.yaml"
+        config.write_text(json.dumps(node_runtime.kubelet_config(self, resolv), indent=2))
+        containerd_pid = self._procs["containerd"].pid
+        argv = [
+            "nsenter", f"--mount=/proc/{containerd_pid}/ns/mnt", "--",
+            str(find_kubelet(self.node_dir)),
+            f"--config={config}",
+            f"--kubeconfig={kubeconfig}",
+            f"--root-dir={kdir / 'root'}",
+            f"--cert-dir={kdir / 'pki'}",
+            "--container-runtime=remote",
+            f"--container-runtime-endpoint=unix://{self.containerd_socket}",
+            f"--pod-infra-container-image={IMAGES['pause']}",
+            f"--node-ip={self.slot.host_ip}",
+            f"--hostname-override={self.name}",
+            f"--node-labels={LABEL_KEY}=true",
+            f"--register-with-taints={LABEL_KEY}=true:NoSchedule",
+            "--v=1",
+        ]
+        self._launch("kubelet", argv, self._env())
+        self._registered = True
+
+    def _wait_ready(self, timeout: float) -> None:
+        core = self.cp.core_v1()
+
+        def ready() -> bool:
+            node = core.read_node(self.name)
+            return any(
+                c.type == "Ready" and c.status == "True" for c in node.status.conditions or []
+            )
+
+        self._wait("kubelet", ready, timeout)
+
+    # ---- processes
+    def _launch(self, name: str, argv: list[str], env: Mapping[str, str]) -> None:
+        proc = _Proc(name, argv, self.log_path(name), env)
+        proc.start()
+        self._procs[name] = proc
+
+    def _wait(self, name: str, check, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while True:
+            for pname, proc in self._procs.items():
+                if not proc.alive():
+                    raise NodeError(
+                        f"{pname} exited before the node was ready; log "
+                        f"{self.log_path(pname)}:\n{_tail(self.log_path(pname))}"
+                    )
+            try:
+                if check():
+                    return
+            except Exception as e:  # noqa: BLE001 - not up yet
+                last = e
+            if time.monotonic() > deadline:
+                raise NodeError(
+                    f"{name} not ready after {timeout:.0f}s (last error: {last!r}); log "
+                    f"{self.log_path(name)}:\n{_tail(self.log_path(name))}"
+                )
+            time.sleep(0.2)

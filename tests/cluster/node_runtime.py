@@ -1,0 +1,192 @@
+"""Configs and clean-up steps of :class:`tests.cluster.node.RealNode` (kept apart so the
+node class stays readable): containerd's config, the KubeletConfiguration, evicting the
+node's pods, and removing what a stopped node leaves behind.
+
+Settings this machine needs and a real server would not (see the node module docstring):
+no process may lower its OOM score here, so containerd's CRI has
+``restrict_oom_score_adj`` and the kubelet ``oomScoreAdj: 0``; local-only images must
+never be collected (image GC thresholds 100/99); the kubelet makes no iptables chains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.cluster.node import RealNode
+
+EVICT_TIMEOUT_S = 30.0
+
+
+def containerd_config(workdir: Path, sandbox_image: str) -> str:
+    """containerd 1.6 config (version 2): own root, state, socket and CNI dirs."""
+    c = workdir / "containerd"
+    cri = 'plugins."io.containerd.grpc.v1.cri"'
+    return f"""version = 2
+root = "{c / 'root'}"
+state = "{c / 'state'}"
+oom_score = 0
+disabled_plugins = [
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
+
+[grpc]
+  address = "{c / 'containerd.sock'}"
+
+[ttrpc]
+  address = "{c / 'containerd.sock.ttrpc'}"
+
+[debug]
+  address = ""
+  level = "warn"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{c / 'opt'}"
+
+[{cri}]
+  sandbox_image = "{sandbox_image}"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  disable_apparmor = true
+  max_container_log_line_size = 16384
+
+[{cri}.containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+
+[{cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[{cri}.containerd.runtimes.runc.options]
+  SystemdCgroup = false
+
+[{cri}.cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "{workdir / 'cni' / 'net.d'}"
+  max_conf_num = 1
+"""
+
+
+def kubelet_config(node: RealNode, resolv_conf: Path) -> dict[str, Any]:
+    """KubeletConfiguration (v1beta1) for this machine; JSON is valid YAML."""
+    assert node.slot is not None and node.workdir is not None
+    return {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "address": node.slot.host_ip,
+        "port": node.kubelet_port,
+        "readOnlyPort": 0,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": node.healthz_port,
+        # only the API server (its kubelet client cert, signed by the test CA) gets in
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": False},
+            "x509": {"clientCAFile": str(node.cp.ca_file)},
+        },
+        "authorization": {"mode": "AlwaysAllow"},
+        "cgroupDriver": "cgroupfs",
+        "cgroupRoot": node.slot.cgroup_root,
+        "cgroupsPerQOS": True,
+        "failSwapOn": False,
+        "makeIPTablesUtilChains": False,
+        "oomScoreAdj": 0,
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "imagefs.available": "1%",
+            "nodefs.inodesFree": "1%",
+        },
+        "resolvConf": str(resolv_conf),
+        "clusterDNS": ["127.0.0.1"],
+        "clusterDomain": "cluster.local",
+        "volumePluginDir": str(node.workdir / "kubelet" / "volume-plugins"),
+        "serializeImagePulls": False,
+        "rotateCertificates": False,
+        "serverTLSBootstrap": False,
+        "protectKernelDefaults": False,
+        "syncFrequency": "10s",
+        "nodeStatusUpdateFrequency": "5s",
+    }
+
+
+def evict_pods(node: RealNode) -> None:
+    """Force-delete every pod bound to the node, then wait (bounded) until the kubelet
+    has stopped their containers and sandboxes (so CNI tears their network down)."""
+    with contextlib.suppress(Exception):  # the control plane may be gone already
+        core = node.cp.core_v1()
+        pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node.name}")
+        for pod in pods.items:
+            with contextlib.suppress(Exception):
+                core.delete_namespaced_pod(
+                    pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0
+                )
+    if "kubelet" not in node.pids() or "containerd" not in node.pids():
+        return
+    deadline = time.monotonic() + EVICT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        res = node._ctr("tasks", "ls")
+        if res.returncode or "RUNNING" not in res.stdout:
+            return
+        time.sleep(0.3)
+
+
+def shim_pids(socket_path: Path) -> list[int]:
+    """containerd-shim processes that serve the containerd at ``socket_path``."""
+    found = []
+    want = str(socket_path).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and want in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_shims(node: RealNode) -> None:
+    """SIGKILL the node's shims still alive after containerd stopped (by PID)."""
+    if node.workdir is None:
+        return
+    for pid in shim_pids(node.containerd_socket):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def host_mounts_under(path: Path) -> list[str]:
+    """Mount points below ``path`` in this process's mount table (deepest first)."""
+    prefix = str(path).rstrip("/") + "/"
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split(" ")[4]
+        if point.startswith(prefix):
+            points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove the work dir; unmount first whatever leaked into the host's table."""
+    import subprocess
+
+    for point in host_mounts_under(path):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
+    shutil.rmtree(path, ignore_errors=True)

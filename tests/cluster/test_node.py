@@ -1,0 +1,150 @@
+"""The real node (kubelet + containerd) joined to the real control plane."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from tests.cluster import node_host
+from tests.cluster.node import LABEL_KEY, RealNode, missing_reason
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - not there yet
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def busybox_pod(node: RealNode, name: str, command: list[str], **spec) -> dict:
+    container = {"name": "main", "image": node.images["busybox"], "command": command}
+    return {
+        "metadata": {"name": name},
+        "spec": node.place({"containers": [container], **spec}),
+    }
+
+
+def phase(core, name: str, ns: str) -> str:
+    return core.read_namespaced_pod(name, ns).status.phase
+
+
+def test_node_is_ready_tainted_and_labelled(real_node, control_plane):
+    node = control_plane.core_v1().read_node(real_node.name)
+    ready = {c.type: c.status for c in node.status.conditions}["Ready"]
+    assert ready == "True"
+    assert node.metadata.labels[LABEL_KEY] == "true"
+    assert {"key": LABEL_KEY, "value": "true", "effect": "NoSchedule"} in [
+        {"key": t.key, "value": t.value, "effect": t.effect} for t in node.spec.taints
+    ]
+    assert node.status.node_info.kubelet_version == "v1.20.2"
+    assert node.status.node_info.container_runtime_version.startswith("containerd://1.6")
+    assert {"type": "InternalIP", "address": real_node.ip} in [
+        {"type": a.type, "address": a.address} for a in node.status.addresses
+    ]
+    assert {"pause", "busybox"} <= set(real_node.images)
+
+
+def test_busybox_pod_runs_is_reachable_and_stops_when_deleted(
+    real_node, control_plane, fresh_namespace
+):
+    core = control_plane.core_v1()
+    body = busybox_pod(real_node, "web", ["httpd", "-f", "-p", "8080", "-h", "/"])
+    started = time.monotonic()
+    core.create_namespaced_pod(fresh_namespace, body)
+    wait_for(lambda: phase(core, "web", fresh_namespace) == "Running", 60, "pod Running")
+    running_after = time.monotonic() - started
+    pod = core.read_namespaced_pod("web", fresh_namespace)
+    assert pod.spec.node_name == real_node.name
+    assert pod.status.pod_ip.startswith(real_node.pod_subnet.rsplit(".", 2)[0])
+    wait_for(lambda: real_node.pod_ip_reachable(pod.status.pod_ip, 8080), 20, "pod IP reachable")
+
+    core.delete_namespaced_pod("web", fresh_namespace, grace_period_seconds=1)
+
+    def gone() -> bool:
+        try:
+            core.read_namespaced_pod("web", fresh_namespace)
+        except Exception as e:  # noqa: BLE001 - 404 is what we wait for
+            return getattr(e, "status", None) == 404
+        return False
+
+    wait_for(gone, 30, "pod deleted (the kubelet confirmed it)")
+    assert not real_node.pod_ip_reachable(pod.status.pod_ip, 8080, timeout=1)
+    print(f"busybox pod Running {running_after:.1f} s after create")
+
+
+def test_untolerating_pods_stay_off_the_node(real_node, control_plane, fresh_namespace):
+    """Other tests' pods (no toleration) are never scheduled onto the real node."""
+    core = control_plane.core_v1()
+    body = {
+        "metadata": {"name": "stray"},
+        "spec": {
+            "nodeSelector": real_node.node_selector,
+            "containers": [{"name": "c", "image": real_node.images["busybox"]}],
+        },
+    }
+    core.create_namespaced_pod(fresh_namespace, body)
+
+    def unschedulable() -> bool:
+        conds = core.read_namespaced_pod("stray", fresh_namespace).status.conditions or []
+        return any(c.type == "PodScheduled" and c.reason == "Unschedulable" for c in conds)
+
+    wait_for(unschedulable, 30, "the scheduler refusing the pod")
+    assert core.read_namespaced_pod("stray", fresh_namespace).spec.node_name is None
+
+
+def test_stop_leaves_nothing_behind(control_plane, fresh_namespace):
+    """A second node: start, run a pod, stop; everything it set up is gone."""
+    if (reason := missing_reason()) is not None:
+        pytest.skip(f"real node unavailable: {reason}")
+    others_before = any(node_host._slot_held(i) for i in range(node_host.MAX_SLOTS))
+    sysctls_before = node_host.read_sysctls()
+    node = RealNode(control_plane, f"real-teardown-{secrets.token_hex(2)}")
+    node.start()
+    try:
+        slot, workdir, pids = node.slot, node.workdir, node.pids()
+        assert slot is not None and workdir is not None and set(pids) == {"containerd", "kubelet"}
+        core = control_plane.core_v1()
+        body = busybox_pod(node, "sleeper", ["sleep", "3600"])
+        body["spec"]["nodeName"] = node.name  # both real nodes carry the same label
+        core.create_namespaced_pod(fresh_namespace, body)
+        wait_for(lambda: phase(core, "sleeper", fresh_namespace) == "Running", 60, "pod Running")
+        assert node_host.cgroup_pids(slot.cgroup_root)  # the pod's processes
+        shims = node_runtime_shims(node)
+        assert shims
+    finally:
+        node.stop()
+
+    for pid in [*pids.values(), *shims]:
+        assert not _alive(pid), f"process {pid} still runs"
+    assert not node_host.bridge_exists(slot.bridge)
+    for mount in node_host.cgroup_mounts():
+        assert not (mount / slot.cgroup_root.lstrip("/")).exists()
+    assert not workdir.exists()
+    names = [n.metadata.name for n in control_plane.core_v1().list_node().items]
+    assert node.name not in names
+    if not others_before:
+        assert node_host.read_sysctls() == sysctls_before
+        assert not (node_host.STATE_DIR / "baseline.json").exists()
+
+
+def node_runtime_shims(node: RealNode) -> list[int]:
+    from tests.cluster.node_runtime import shim_pids
+
+    return shim_pids(node.containerd_socket)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
