@@ -113,6 +113,8 @@ class DeploySpec(BaseModel):
         problem = names.label_problem(value)
         if problem:
             raise ValueError(f"{value!r} {problem}")
+        if not value[0].isalpha():  # a Service name is a DNS-1035 label
+            raise ValueError(f"{value!r} must start with a letter (it names the Service too)")
         return value
 
     @field_validator("namespace")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -93,9 +94,22 @@ def test_the_configmap_holds_every_file_and_the_volume_puts_it_back():
     assert init["command"][4:] == ["/repository/labels.txt", "/repository/resnet"]
 
 
-def test_the_init_containers_copy_leaves_the_kubelets_symlink_dirs_behind(tmp_path: Path):
+@pytest.mark.parametrize("tools", ["host", "busybox"])
+def test_the_init_containers_copy_leaves_the_kubelets_symlink_dirs_behind(tmp_path: Path,
+                                                                         tools: str):
     """The kubelet's ConfigMap layout (a timestamped dir, ``..data`` linking to it, each
-    top-level entry a link through ``..data``), copied by the init container's own command."""
+    top-level entry a link through ``..data``), copied by the init container's own command,
+    with the host's sh and cp and with busybox's (what the init image runs)."""
+    env = None
+    if tools == "busybox":
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            pytest.skip("busybox is not installed")
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        for applet in ("sh", "cp"):
+            (bin_dir / applet).symlink_to(busybox)
+        env = {"PATH": str(bin_dir)}
     objects = build()
     volume = tmp_path / "repository"
     stamped = volume / "..2026_12_02_10_00_00.123"
@@ -113,7 +127,7 @@ def test_the_init_containers_copy_leaves_the_kubelets_symlink_dirs_behind(tmp_pa
     [init] = pod_of(objects)["initContainers"]
     command = [part.replace("/repository", str(volume)).replace("/models/", f"{models}/")
                for part in init["command"]]
-    subprocess.run(command, check=True, timeout=30)
+    subprocess.run(command, check=True, timeout=30, env=env)
     copied = read_repository(models)
     assert copied == FILES
     assert not any(p.is_symlink() for p in models.rglob("*"))

@@ -80,6 +80,7 @@ def test_defaults():
 @pytest.mark.parametrize(("fields", "message"), [
     ({"name": "ResNet"}, "name: 'ResNet' must be lower-case"),
     ({"name": "a" * 64}, "name: 'aaaa"),
+    ({"name": "7b-model"}, "name: '7b-model' must start with a letter (it names the Service"),
     ({"namespace": "ml/x"}, "namespace: 'ml/x' must be lower-case"),
     ({"model_repository": "gs://x/y"}, "model_repository: model repository 'gs://x/y'"),
     ({"cpu": "two"}, "cpu: 'two' is not a Kubernetes quantity"),
