@@ -62,7 +62,7 @@ def _definitions(version: str) -> Any:
         return referencing.Resource.from_contents(json.load(f))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # kinds are user text: bounded
 def _validator(version: str, kind: str, api_version: str) -> Any:
     """The validator for one kind, or None when no schema is shipped for it."""
     import jsonschema
