@@ -382,3 +382,75 @@ async def test_bearer_tokens_reach_the_stream(control_plane, fresh_namespace, ec
         await until_echoes(forward)
         assert repr(forward).count(control_plane.admin_token) == 0
     assert control_plane.admin_token not in caplog.text
+
+
+# -- Triton through a forward, as the deploy screen and the load test reach it ----------------
+@pytest.fixture
+def triton_pod(node, control_plane, fresh_namespace, tmp_path) -> str:
+    """A Triton pod on the real node serving a toy model from a hostPath repository; Ready."""
+    from tests.servers.triton import ModelSpec, write_model_repository
+
+    if "triton" not in node.images:
+        pytest.skip("the real node holds no Triton image (tests/cluster/build-node.sh)")
+    repo = write_model_repository(tmp_path / "models", [ModelSpec("resnet50")])
+    core = control_plane.core_v1()
+    core.create_namespaced_pod(fresh_namespace, {"metadata": {"name": "triton"}, "spec": node.place({
+        "terminationGracePeriodSeconds": 1,
+        "volumes": [{"name": "models", "hostPath": {"path": str(repo), "type": "Directory"}}],
+        "containers": [{
+            "name": "triton", "image": node.images["triton"],
+            "command": ["tritonserver", "--model-repository=/models",
+                        "--backend-config=python,shm-region-prefix-name=pf"],
+            "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
+            "readinessProbe": {"httpGet": {"path": "/v2/models/resnet50/ready", "port": 8000},
+                               "periodSeconds": 1}}]})})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = core.read_namespaced_pod("triton", fresh_namespace).status
+        if any(c.type == "Ready" and c.status == "True" for c in status.conditions or ()):
+            return "triton"
+        time.sleep(0.5)
+    raise AssertionError(f"Triton pod not Ready after 120 s: {status.phase}")
+
+
+@apiserver
+async def test_triton_over_http_and_grpc(control_plane, fresh_namespace, triton_pod):
+    """16 HTTP/1.1 keep-alive connections at once, then gRPC's one HTTP/2 connection."""
+    import numpy as np
+    import tritonclient.grpc.aio as grpcclient
+    import tritonclient.http.aio as httpclient
+
+    batch = np.arange(8, dtype=np.float32).reshape(2, 4)
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        ref = pod_ref(backend, fresh_namespace, triton_pod)
+        http_fwd, grpc_fwd = [await backend.port_forward(ref, p) for p in (8000, 8001)]
+
+        http = httpclient.InferenceServerClient(f"127.0.0.1:{http_fwd.local_port}",
+                                                conn_limit=16)
+        try:
+            assert await http.is_model_ready("resnet50")
+
+            async def infer_http() -> np.ndarray:
+                tensor = httpclient.InferInput("INPUT__0", [2, 4], "FP32")
+                tensor.set_data_from_numpy(batch)
+                return (await http.infer("resnet50", [tensor])).as_numpy("OUTPUT__0")
+
+            results = await asyncio.gather(*(infer_http() for _ in range(64)))
+        finally:
+            await http.close()
+        assert all(np.array_equal(r, batch) for r in results)
+        assert http_fwd.opened >= 16
+
+        grpc = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_fwd.local_port}")
+        try:
+            async def infer_grpc() -> np.ndarray:
+                tensor = grpcclient.InferInput("INPUT__0", [2, 4], "FP32")
+                tensor.set_data_from_numpy(batch)
+                return (await grpc.infer("resnet50", [tensor])).as_numpy("OUTPUT__0")
+
+            results = await asyncio.gather(*(infer_grpc() for _ in range(64)))
+        finally:
+            await grpc.close()
+        assert all(np.array_equal(r, batch) for r in results)
+        assert grpc_fwd.opened == 1
+        assert not http_fwd.errors and not grpc_fwd.errors
