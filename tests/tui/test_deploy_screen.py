@@ -91,7 +91,7 @@ async def test_walk_the_wizard_with_keys(make_app):
         await pilot.pause()
         assert screen.current == "loadtest"
         loadtest = screen.steps["loadtest"]
-        await pilot.press("tab", "tab", "tab", *"results.json", "enter")
+        await pilot.press("tab", "tab", "tab", "tab", *"results.json", "enter")
         await settle(pilot, screen)
         assert calls.log[-1][1]["concurrency"] == [1, 4, 16]
         assert loadtest.table.row_count == 3 and loadtest.bar.progress == 100
@@ -521,3 +521,44 @@ async def test_apply_shows_the_schedulers_verdict_then_undeploy(kube_app, fresh_
         await settle_real(pilot, screen)
         assert "objects deleted" in screen.apply_step.status_text
         assert apps.list_namespaced_deployment(fresh_namespace).items == []
+
+
+# -- test inference and load test against the real tritonserver -------------------------------
+async def test_infer_and_load_test_against_a_real_triton_server(make_app, triton_server,
+                                                                tmp_path):
+    """The last two steps with the real action table, by server address (the demo backend
+    cannot port-forward): the outputs of a real request, a real two-step sweep, the saved
+    results."""
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = DeployScreen("default")
+        app.push_screen(screen)
+        await pilot.pause()
+        screen.form.name, screen.form.model = "resnet", "resnet50"
+        screen.show_step("infer")
+        await pilot.pause()
+        infer = screen.steps["infer"]
+        infer.fields["url"].input.value = triton_server.grpc_address
+        infer.fields["inputs"].input.value = "zeros"
+        await pilot.press("enter")
+        await settle_real(pilot, screen)
+        assert infer.outputs.row_count == 1, infer.status_text
+        row = [str(cell) for cell in infer.outputs.get_row_at(0)]
+        assert row[:3] == ["OUTPUT__0", "[1, 4]", "FP32"]
+        assert "latency" in infer.status_text
+
+        await pilot.press("enter")  # on to the load test, same server and protocol
+        await pilot.pause()
+        loadtest = screen.steps["loadtest"]
+        assert loadtest.fields["url"].value == triton_server.grpc_address
+        loadtest.fields["concurrency"].input.value = "1, 2"
+        loadtest.fields["duration"].input.value = "1s"
+        loadtest.fields["output"].input.value = str(tmp_path / "results.json")
+        loadtest.fields["concurrency"].input.focus()
+        await pilot.press("enter")
+        await settle_real(pilot, screen, 120)
+        assert loadtest.table.row_count == 2, loadtest.status_text
+        levels = [str(loadtest.table.get_row_at(i)[0]) for i in range(2)]
+        assert levels == ["1", "2"] and loadtest.bar.progress == 100
+        assert (tmp_path / "results.json").exists() and (tmp_path / "results.csv").exists()
+        assert str(tmp_path / "results.json") in text_of(loadtest.saved)

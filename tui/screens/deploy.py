@@ -439,7 +439,8 @@ class DeployScreen(Screen[None]):
         step: steps.InferStep = self.steps["infer"]  # type: ignore[assignment]
         fields = step.fields
         problems = {"protocol": form_checks.protocol_problem(fields["protocol"].value),
-                    "inputs": form_checks.inputs_problem(fields["inputs"].value)}
+                    "inputs": form_checks.inputs_problem(fields["inputs"].value),
+                    "url": form_checks.url_problem(fields["url"].value)}
         for key, field in fields.items():
             field.show_problem(problems[key])
         if not any(problems.values()):
@@ -457,11 +458,13 @@ class DeployScreen(Screen[None]):
             if line is not None and event.kind is not EventKind.OK:
                 step.events_log.write(line)
 
+        arguments = {"name": self.form.name, "model": self.form.model,
+                     "protocol": step.fields["protocol"].value.strip().lower(),
+                     "inputs": step.fields["inputs"].value.strip()}
+        if step.fields["url"].value.strip():
+            arguments["url"] = step.fields["url"].value.strip()
         try:
-            last = await self.run_action("infer", {
-                "name": self.form.name, "model": self.form.model,
-                "protocol": step.fields["protocol"].value.strip().lower(),
-                "inputs": step.fields["inputs"].value.strip()}, show)
+            last = await self.run_action("infer", arguments, show)
         except asyncio.CancelledError:
             step.show_status("request cancelled", "yellow")
             raise
@@ -475,6 +478,11 @@ class DeployScreen(Screen[None]):
     @on(Button.Pressed, "#to-loadtest")
     def _to_loadtest(self, event: Button.Pressed) -> None:
         event.stop()
+        tested = self.steps["infer"].fields  # type: ignore[attr-defined]
+        fields = self.steps["loadtest"].fields  # type: ignore[attr-defined]
+        for key in ("protocol", "url"):  # the server just tested, unless one was typed
+            if not fields[key].value.strip() or key == "protocol":
+                fields[key].input.value = tested[key].value
         self.show_step("loadtest")
 
     # -- 8 load test ----------------------------------------------------------------------
@@ -487,6 +495,7 @@ class DeployScreen(Screen[None]):
         problems = {"concurrency": sweep,
                     "duration": form_checks.duration_problem(fields["duration"].value),
                     "protocol": form_checks.protocol_problem(fields["protocol"].value),
+                    "url": form_checks.url_problem(fields["url"].value),
                     "output": form_checks.output_problem(fields["output"].value)}
         for key, field in fields.items():
             field.show_problem(problems[key])
@@ -496,8 +505,9 @@ class DeployScreen(Screen[None]):
             "name": self.form.name, "model": self.form.model,
             "protocol": fields["protocol"].value.strip().lower(),
             "concurrency": list(levels), "duration": fields["duration"].value.strip()}
-        if fields["output"].value.strip():
-            arguments["output"] = fields["output"].value.strip()
+        for key in ("url", "output"):
+            if fields[key].value.strip():
+                arguments[key] = fields[key].value.strip()
         self._start(self.run_loadtest(arguments))
 
     @work(exclusive=True, exit_on_error=False, group="deploy")

@@ -154,6 +154,16 @@ def duration_problem(text: str) -> str | None:
     return None
 
 
+def url_problem(text: str) -> str | None:
+    """An optional server address (``host:port`` or ``http://host:port``) or None."""
+    text = text.strip()
+    if not text:
+        return None
+    if any(ch.isspace() for ch in text) or len(text) > 2048:
+        return f"not a server address: {_quoted(text)}"
+    return _control_problem(text, "the server address")
+
+
 def output_problem(text: str) -> str | None:
     return _control_problem(text.strip(), "the output path") if text.strip() else None
 

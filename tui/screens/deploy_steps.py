@@ -28,6 +28,7 @@ from textual.widgets.option_list import Option
 from mlops_tui.tui.screens import deploy_render as render
 from mlops_tui.tui.widgets.loadtest_plot import LoadtestPlot
 
+URL_HINT = "empty: a port-forward to a Ready pod; or host:port, http://host:port"
 RUNTIMES = (("triton", "Triton Inference Server: a Deployment and a Service"),
             ("kserve", "KServe: an InferenceService"))
 
@@ -280,14 +281,15 @@ class InferStep(Step):
         super().__init__()
         self.fields = {"protocol": Field("infer-protocol", "Protocol", "grpc"),
                        "inputs": Field("inputs", "Inputs", "random",
-                                       placeholder="random, zeros or a file's path")}
+                                       placeholder="random, zeros or a file's path"),
+                       "url": Field("infer-url", "Server address", "", placeholder=URL_HINT)}
         self.outputs = DataTable(id="infer-outputs", cursor_type="row")
         self.outputs.add_columns("output", "shape", "dtype", "preview")
         self.next = Button("Load test", id="to-loadtest")
         self.events_log = RichLog(markup=False, wrap=True, id="infer-log")
 
     def compose(self) -> ComposeResult:
-        yield Label("Enter sends one request to the model through a port-forward.")
+        yield Label("Enter sends one request to the model.")
         yield from self.fields.values()
         yield self.status
         yield self.outputs
@@ -325,6 +327,8 @@ class LoadtestStep(Step):
         self.fields = {"concurrency": Field("concurrency", "Concurrency", "1, 4, 16"),
                        "duration": Field("duration", "Duration/step", "10s"),
                        "protocol": Field("loadtest-protocol", "Protocol", "grpc"),
+                       "url": Field("loadtest-url", "Server address", "",
+                                    placeholder=URL_HINT),
                        "output": Field("output", "Save to", "",
                                        placeholder="results.json (optional)")}
         self.bar = ProgressBar(total=100, show_eta=False, id="loadtest-progress")
