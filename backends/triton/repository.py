@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_tui.backends.errors import ConfigError, ConnectionFailed
+from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Forbidden
 from mlops_tui.backends.triton.model_rules import (
     MAX_CONFIG_BYTES,
     Listing,
@@ -25,6 +25,7 @@ from mlops_tui.backends.triton.model_rules import (
     Problem,
     check_model,
 )
+from mlops_tui.backends.triton.results import plain
 
 __all__ = [
     "ModelEntry",
@@ -39,6 +40,8 @@ __all__ = [
 _DEPTH = 3
 #: most objects listed from one S3 prefix
 MAX_S3_OBJECTS = 100_000
+#: what S3 answers when the credentials may not list the bucket
+_REFUSED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 #: objects per listing page (S3's own maximum)
 S3_PAGE_SIZE = 1000
 
@@ -183,10 +186,18 @@ def check_s3_repository(uri: str, *, s3_client) -> RepositoryReport:
         The report; a missing bucket or a refused listing is a problem in it.
 
     Raises:
-        ConfigError: a bad URI, or no credentials.
+        ConfigError: a bad URI or bucket name, or no credentials.
+        Forbidden: S3 refused the credentials.
         ConnectionFailed: the S3 endpoint could not be reached.
     """
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     bucket, prefix = parse_s3_uri(uri)
     base = f"{prefix}/" if prefix else ""
@@ -206,10 +217,17 @@ def check_s3_repository(uri: str, *, s3_client) -> RepositoryReport:
         raise ConfigError(f"{uri}: no AWS credentials for S3") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        message = f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+        code = str(error.get("Code", "error"))
+        if code in _REFUSED_CODES:
+            raise Forbidden(f"{uri}: S3 refused access ({code})") from None
+        message = plain(f"{code}: {error.get('Message', '')}".rstrip(": "))
         return RepositoryReport(models=(), problems=(Problem(uri, message),))
-    except BotoCoreError as exc:
-        raise ConnectionFailed(f"{uri}: cannot list the bucket: {exc}") from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise ConnectionFailed(f"{uri}: S3 cannot be reached: {exc}") from None
+    except BotoCoreError as exc:  # e.g. a bucket name S3 would never accept
+        # botocore's text: a header line, then 'Invalid bucket name "x": must match <regex>'
+        reason = str(exc).strip().splitlines()[-1].split(": ")[0]
+        raise ConfigError(f"{uri}: {plain(reason)}") from None
 
     def read(rel: str) -> bytes:
         try:

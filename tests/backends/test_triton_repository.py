@@ -349,3 +349,22 @@ def test_good_layout_loads_in_tritonserver(tmp_path: Path) -> None:
                 return {m.name: m.state for m in await c.repository_index()}
 
         assert asyncio.run(load_all()) == {"identity": "READY", "pipeline": "READY"}
+
+
+def test_s3_unreachable_and_bad_bucket_names(s3) -> None:
+    import boto3
+    from botocore.config import Config
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=dead,
+                          config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    with pytest.raises(ConnectionFailed, match=r"s3://models/m: S3 cannot be reached"):
+        check_s3_repository("s3://models/m", s3_client=client)
+    with pytest.raises(ConfigError, match=r'^s3://bad!bucket/m: Invalid bucket name "bad!bucket"$'):
+        check_s3_repository("s3://bad!bucket/m", s3_client=s3)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
