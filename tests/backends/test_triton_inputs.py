@@ -10,6 +10,8 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlops_tui.backends.triton import inputs as inputs_module
 from mlops_tui.backends.triton.inputs import build_inputs, numpy_dtype, resolve_shape
@@ -202,3 +204,22 @@ def test_invalid_json(tmp_path: Path) -> None:
     (tmp_path / "in.json").write_bytes(b"\xff\xfe{}")
     with pytest.raises(ValueError, match=r"in.json: not valid JSON"):
         build_inputs(IMAGE, tmp_path / "in.json")
+
+
+@settings(max_examples=150, deadline=None)
+@given(datatype=st.sampled_from(ALL_TYPES),
+       dims=st.lists(st.sampled_from([-1, 1, 2, 3]), max_size=3),
+       batching=st.booleans(), batch_size=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_generated_inputs_pass_their_own_check(datatype, dims, batching, batch_size, seed):
+    """What build_inputs makes for a model is what check_array accepts for it, unchanged."""
+    shape = (-1, *dims) if batching else tuple(dims)
+    max_batch = 4 if batching else 0
+    spec = TensorSpec("X", datatype, shape)
+    (tensor,) = build_inputs(meta_of(spec), "random", batch_size=batch_size,
+                             max_batch_size=max_batch, seed=seed)
+    checked = inputs_module.check_array(spec, tensor.array, max_batch_size=max_batch)
+    assert checked.shape == tensor.array.shape and checked.dtype == tensor.array.dtype
+    if datatype == "BYTES":
+        assert checked.tolist() == tensor.array.tolist()
+    else:
+        assert checked.tobytes() == tensor.array.tobytes()

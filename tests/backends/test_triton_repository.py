@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlops_tui.backends.errors import ConfigError, ConnectionFailed
 from mlops_tui.backends.triton import repository
@@ -368,3 +370,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ any bytes as a config
+
+CONFIG_WORDS = st.sampled_from([
+    'name: "m"', 'backend: "python"', 'platform: "ensemble"', "max_batch_size: -1",
+    "input [", "output [", "{", "}", "]", 'name: "x"', "data_type: TYPE_FP32", "dims: [",
+    "-1", "0", "4", ",", "ensemble_scheduling { step [ { model_name: \"q\" } ] }",
+    "version_policy { specific { versions: [ 7 ] } }", "\x00", "\x1b[31m", "\n", "#",
+    'default_model_filename: "../../etc"', "parameters { key: \"k\" }",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.lists(CONFIG_WORDS, max_size=40).map(lambda w: " ".join(w).encode())))
+def test_any_config_bytes_give_problems_never_a_crash(raw: bytes) -> None:
+    """Whatever config.pbtxt holds, the check returns a report of one-line problems."""
+    listing = {"m": "dir", "m/config.pbtxt": "file", "m/1": "dir", "m/1/model.py": "file"}
+    report = repository.check_listing("repo", listing, lambda rel: raw)
+    for line in report.lines():
+        assert "\n" not in line and "\x1b" not in line and "\x00" not in line
+    assert report.ok == (not report.problems)
