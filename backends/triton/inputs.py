@@ -30,7 +30,7 @@ _NUMPY_TYPES = {
     "UINT64": "uint64", "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
     "FP16": "float16", "FP32": "float32", "FP64": "float64", "BYTES": "object",
 }
-_LETTERS = string.ascii_letters + string.digits
+_LETTERS = (string.ascii_letters + string.digits).encode()
 
 
 def numpy_dtype(datatype: str) -> np.dtype:
@@ -82,8 +82,12 @@ def _generate(spec: TensorSpec, shape: tuple[int, ...], kind: str, rng: Any) -> 
         if kind == "zeros":
             values = [b""] * count
         else:
+            # one draw for every character, then cut into strings of 1-8 characters
             lengths = rng.integers(1, 9, size=count)
-            values = ["".join(rng.choice(list(_LETTERS), size=n)).encode() for n in lengths]
+            letters = np.frombuffer(_LETTERS, dtype=np.uint8)
+            text = letters[rng.integers(0, len(_LETTERS), lengths.sum())].tobytes()
+            ends = np.cumsum(lengths)
+            values = [text[end - n:end] for end, n in zip(ends, lengths, strict=True)]
         return np.array(values, dtype=object).reshape(shape)
     if kind == "zeros":
         return np.zeros(shape, dtype=dtype)
