@@ -186,16 +186,6 @@ async def test_unreachable_kubelet_resets_each_connection(control_plane, fresh_n
 
 
 # -- through a real kubelet -------------------------------------------------------------------
-@pytest.fixture
-def node(request):
-    """The real node, or a skip that says why (the fixture may be missing altogether)."""
-    try:
-        return request.getfixturevalue("real_node")
-    except pytest.FixtureLookupError:
-        pytest.skip("no real_node fixture in tests/cluster/fixtures.py: the port-forward "
-                    "byte tests need a real kubelet")
-
-
 def run_on_node(node, name: str, command: list[str]) -> dict:
     return {"metadata": {"name": name, "labels": {"app": name}}, "spec": node.place({
         "terminationGracePeriodSeconds": 1,
@@ -204,11 +194,11 @@ def run_on_node(node, name: str, command: list[str]) -> dict:
 
 
 @pytest.fixture
-def echo_pod(node, control_plane, fresh_namespace) -> str:
+def echo_pod(real_node, control_plane, fresh_namespace) -> str:
     """A busybox pod on the real node echoing every connection on 8080; its name."""
     core = control_plane.core_v1()
     core.create_namespaced_pod(fresh_namespace, run_on_node(
-        node, "echo", ["nc", "-ll", "-p", str(ECHO_PORT), "-e", "cat"]))
+        real_node, "echo", ["nc", "-ll", "-p", str(ECHO_PORT), "-e", "cat"]))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         phase = core.read_namespaced_pod("echo", fresh_namespace).status.phase
@@ -262,6 +252,28 @@ async def test_bytes_round_trip(control_plane, fresh_namespace, echo_pod):
         await until_echoes(forward)
         assert await echo(forward.local_port, b"hello\x00\x01\xff world\n") == (
             b"hello\x00\x01\xff world\n")
+
+
+@apiserver
+async def test_a_deployment_forwards_to_its_pod(control_plane, fresh_namespace, real_node):
+    """As ``kubectl port-forward deploy/NAME``: the pod its selector picks, running first."""
+    from kubernetes import client as k8s
+
+    template = run_on_node(real_node, "web", ["nc", "-ll", "-p", str(ECHO_PORT), "-e", "cat"])
+    k8s.AppsV1Api(control_plane.admin_client()).create_namespaced_deployment(fresh_namespace, {
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": template}})
+    async with connected(control_plane.admin_kubeconfig) as backend:
+        ref = ResourceRef(backend.resolve_kind("deploy"), "web", fresh_namespace)
+        forward = None
+        async with asyncio.timeout(90):
+            while forward is None:
+                with contextlib.suppress(NotFound, ConnectionFailed):  # no pod / not running
+                    forward = await backend.port_forward(ref, ECHO_PORT)
+                await asyncio.sleep(0.3)
+        assert forward.pod.startswith("web-")
+        await until_echoes(forward)
 
 
 @apiserver
@@ -386,10 +398,11 @@ async def test_bearer_tokens_reach_the_stream(control_plane, fresh_namespace, ec
 
 # -- Triton through a forward, as the deploy screen and the load test reach it ----------------
 @pytest.fixture
-def triton_pod(node, control_plane, fresh_namespace, tmp_path) -> str:
+def triton_pod(real_node, control_plane, fresh_namespace, tmp_path) -> str:
     """A Triton pod on the real node serving a toy model from a hostPath repository; Ready."""
     from tests.servers.triton import ModelSpec, write_model_repository
 
+    node = real_node
     if "triton" not in node.images:
         pytest.skip("the real node holds no Triton image (tests/cluster/build-node.sh)")
     repo = write_model_repository(tmp_path / "models", [ModelSpec("resnet50")])
