@@ -202,9 +202,12 @@ async def _probe_kind(wire: WireRequest, endpoint: TritonEndpoint) -> str | None
 
         from mlops_tui.backends.triton.loadtest_wire import _GRPC_KINDS
 
-        sender = make_sender(wire)
+        if wire.ssl:
+            channel = grpc.aio.secure_channel(wire.address, grpc.ssl_channel_credentials())
+        else:
+            channel = grpc.aio.insecure_channel(wire.address)
         try:
-            call = sender._channel.unary_unary(
+            call = channel.unary_unary(
                 "/inference.GRPCInferenceService/ModelReady",
                 request_serializer=service_pb2.ModelReadyRequest.SerializeToString,
                 response_deserializer=service_pb2.ModelReadyResponse.FromString,
@@ -217,7 +220,7 @@ async def _probe_kind(wire: WireRequest, endpoint: TritonEndpoint) -> str | None
                 return _GRPC_KINDS.get(e.code().name, e.code().name.lower())
             return None if reply.ready else "not_ready"
         finally:
-            await sender.close()
+            await channel.close(grace=None)
     from mlops_tui.backends.triton.loadtest_http import HttpPool
     from mlops_tui.backends.triton.loadtest_wire import http_head, model_path
 

@@ -5,8 +5,8 @@
 extension for HTTP) in the parent process. The senders here only send those bytes and
 look at the status of the answer: no numpy, protobuf or JSON work per request.
 
-- gRPC: a ``grpc.aio`` channel and the raw ``ModelInfer`` method (no serializers: bytes in,
-  bytes out; the status code says whether it worked).
+- gRPC: unary ``ModelInfer`` calls on one HTTP/2 connection (``loadtest_grpc``): prepared
+  frames out, only the ``grpc-status`` of each answer read back.
 - HTTP: keep-alive connections driven by a small :class:`asyncio.Protocol` that reads the
   status line and skips the body by its length (aiohttp costs several times more CPU per
   request, which on a small machine is taken from the server under test).
@@ -20,13 +20,9 @@ import json
 import ssl as ssl_module
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlops_tui.backends.triton.loadtest_http import HttpPool
 from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint
-
-if TYPE_CHECKING:
-    import grpc.aio
 
 GRPC_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 #: gRPC status names → error kind (others: the status name in lower case)
@@ -42,8 +38,6 @@ _GRPC_KINDS = {
     "UNKNOWN": "server",
     "CANCELLED": "cancelled",
 }
-#: unlimited message sizes: big inputs or outputs are the user's business
-_GRPC_OPTIONS = (("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1))
 
 
 @dataclass(frozen=True)
@@ -175,35 +169,29 @@ def _http_request(
 
 
 class GrpcSender:
-    """Sends the encoded request on one ``grpc.aio`` channel (HTTP/2 multiplexes)."""
+    """Sends the encoded request as unary ``ModelInfer`` calls on one HTTP/2 connection
+    (see ``loadtest_grpc``: grpcio's per-call cost would be measured with the server)."""
 
     def __init__(self, wire: WireRequest) -> None:
-        import grpc
-        import grpc.aio
+        from mlops_tui.backends.triton.loadtest_grpc import GrpcH2Pool, header_block
 
-        self._grpc = grpc
-        target = wire.address
+        host, _, port = wire.address.rpartition(":")
+        context = None
         if wire.ssl:
-            creds = grpc.ssl_channel_credentials()
-            self._channel: grpc.aio.Channel = grpc.aio.secure_channel(target, creds, _GRPC_OPTIONS)
-        else:
-            self._channel = grpc.aio.insecure_channel(target, _GRPC_OPTIONS)
-        self._call = self._channel.unary_unary(GRPC_INFER_METHOD)
-        self._payload = wire.payload
-        self._timeout = wire.timeout_s
-        self._metadata = wire.headers or None
+            context = ssl_module.create_default_context()
+            context.set_alpn_protocols(["h2"])
+        block = header_block(wire.address, GRPC_INFER_METHOD, wire.timeout_s,
+                             "https" if wire.ssl else "http", wire.headers)
+        message = b"\x00" + len(wire.payload).to_bytes(4, "big") + wire.payload
+        self._pool = GrpcH2Pool(host.strip("[]") or "127.0.0.1", int(port), context, block,
+                                message, wire.timeout_s)
 
     async def send(self) -> str | None:
         """One request; None when it worked, else the kind of failure."""
-        try:
-            await self._call(self._payload, timeout=self._timeout, metadata=self._metadata)
-        except self._grpc.aio.AioRpcError as e:
-            name = e.code().name
-            return _GRPC_KINDS.get(name, name.lower())
-        return None
+        return await self._pool.request()
 
     async def close(self) -> None:
-        await self._channel.close(grace=None)
+        self._pool.close()
 
 
 class HttpSender:
