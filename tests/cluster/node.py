@@ -43,6 +43,11 @@ Images (``localhost/mlops-tui-test/...``):
   Ports: HTTP 8000, gRPC 8001, metrics 8002 (Triton's defaults, on all pod addresses).
   The pod's ``/dev/shm`` is containerd's 64 MiB default: enough for toy Python models.
   Probe readiness with ``httpGet /v2/health/ready`` on 8000 (Ready ~5.5 s after start).
+  Models from a ConfigMap: mount it per model (``mountPath: /models/NAME``, items
+  ``config.pbtxt`` and ``1/model.py``); mounted at ``/models`` itself, the volume's own
+  ``..data``/``..2026_...`` entries are taken for models, fail to load, and the server
+  exits ("failed to load all models") unless ``--model-control-mode=explicit``.
+  "Failed to initialize NVML" / "DCGM unable to start" in its log are harmless (no GPU).
 
 Networking: pods get addresses in 10.250.<slot>.0/24 on the node's own bridge, whose
 host address :attr:`RealNode.ip` is also the node IP. The host reaches pod IPs directly

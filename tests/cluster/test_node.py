@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 
@@ -148,3 +149,66 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def test_triton_pod_serves_a_model_from_a_configmap(real_node, control_plane, fresh_namespace):
+    """The Triton image as the deploy feature runs it: ``tritonserver`` on PATH, models
+    in /models, an HTTP readiness probe; the host infers through the pod IP."""
+    import json
+    import urllib.request
+
+    from tests.servers.triton import INPUT_NAME, MODEL_PY, OUTPUT_NAME, ModelSpec
+
+    if "triton" not in real_node.images:
+        pytest.skip("no Triton image (tests/servers/setup-triton.sh, then build-node.sh)")
+    core = control_plane.core_v1()
+    spec = ModelSpec("resnet50")
+    core.create_namespaced_config_map(fresh_namespace, {
+        "metadata": {"name": "models"},
+        "data": {"config.pbtxt": spec.config_pbtxt(), "model.py": MODEL_PY},
+    })
+    container = {
+        "name": "triton",
+        "image": real_node.images["triton"],
+        "command": ["tritonserver", "--model-repository=/models",
+                    "--backend-config=python,shm-region-prefix-name=t1_"],
+        "ports": [{"containerPort": p} for p in (8000, 8001, 8002)],
+        "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8000},
+                           "periodSeconds": 1},
+        # one model per mount: a ConfigMap volume's own ..data entries at the top of the
+        # repository would be taken for models that fail to load
+        "volumeMounts": [{"name": "models", "mountPath": "/models/resnet50"}],
+    }
+    items = [{"key": "config.pbtxt", "path": "config.pbtxt"},
+             {"key": "model.py", "path": "1/model.py"}]
+    body = {"metadata": {"name": "triton"}, "spec": real_node.place({
+        "containers": [container],
+        "volumes": [{"name": "models", "configMap": {"name": "models", "items": items}}],
+    })}
+    started = time.monotonic()
+    core.create_namespaced_pod(fresh_namespace, body)
+
+    def ready() -> bool:
+        conds = core.read_namespaced_pod("triton", fresh_namespace).status.conditions or []
+        return any(c.type == "Ready" and c.status == "True" for c in conds)
+
+    try:
+        wait_for(ready, 90, "Triton pod Ready")
+    except AssertionError as e:
+        pod = core.read_namespaced_pod("triton", fresh_namespace)
+        log = ""
+        with contextlib.suppress(Exception):
+            log = core.read_namespaced_pod_log("triton", fresh_namespace, tail_lines=200)
+        raise AssertionError(f"{e}\nstatus: {pod.status}\nlog:\n{log}") from None
+    ready_after = time.monotonic() - started
+    ip = core.read_namespaced_pod("triton", fresh_namespace).status.pod_ip
+    request = {"inputs": [{"name": INPUT_NAME, "shape": [1, 4], "datatype": "FP32",
+                           "data": [1.0, 2.0, 3.0, 4.0]}]}
+    req = urllib.request.Request(f"http://{ip}:8000/v2/models/resnet50/infer",
+                                 data=json.dumps(request).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        outputs = json.loads(resp.read())["outputs"]
+    assert outputs[0]["name"] == OUTPUT_NAME and outputs[0]["data"] == [1.0, 2.0, 3.0, 4.0]
+    with urllib.request.urlopen(f"http://{ip}:8002/metrics", timeout=10) as resp:
+        assert b"nv_inference_request_success" in resp.read()
+    print(f"Triton pod Ready {ready_after:.1f} s after create")
