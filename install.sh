@@ -5,7 +5,8 @@
 #                         `mlops-tui` linked into ~/.local/bin
 #   ./install.sh --dev    install for development: ./.venv (editable, with test extras)
 #                         plus the real servers the tests start (etcd, a kube-apiserver
-#                         built from Debian's source package, tmux, Prometheus, Triton)
+#                         built from Debian's source package, tmux, Prometheus, Triton,
+#                         a kubelet node with containerd and local images)
 #
 # Safe to run again: every step checks what is already there.
 set -euo pipefail
@@ -16,7 +17,7 @@ servers=1
 python_bin="${PYTHON:-}"
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     echo "Options:"
     echo "  --dev            editable install in ./.venv with test extras and test servers"
     echo "  --no-servers     with --dev: skip the apt packages and the control-plane build"
@@ -98,6 +99,8 @@ if [ "$dev" = 1 ] && [ "$servers" = 1 ]; then
     bash "$here/tests/cluster/build-control-plane.sh"
     step "installing Triton Inference Server for the metrics tests (cached; ~1 min the first time)"
     bash "$here/tests/servers/setup-triton.sh"
+    step "building the real test node: kubelet, containerd, images (cached; ~2 min the first time)"
+    bash "$here/tests/cluster/build-node.sh"
 fi
 
 if [ "$dev" = 0 ]; then
