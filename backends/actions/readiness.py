@@ -34,10 +34,15 @@ Obj = dict[str, Any]
 Answer = bool | str | None  # readiness_verdict's model_ready value for one pod
 
 
-def _running(pod: Obj) -> bool:
-    """The pod runs and was not asked to stop: Triton in it may answer."""
-    return ((pod.get("status") or {}).get("phase") == "Running"
-            and not (pod.get("metadata") or {}).get("deletionTimestamp"))
+def _started(pod: Obj) -> bool:
+    """The pod runs, was not asked to stop, and a container passed its startup probe
+    (the server's is Triton's /v2/health/live): Triton in it answers."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or (pod.get("metadata") or {}).get(
+            "deletionTimestamp"):
+        return False
+    return any(isinstance(c, dict) and c.get("started") is True
+               for c in status.get("containerStatuses") or ())
 
 
 async def model_answer(client: TritonClient, model: str | None) -> Answer:
@@ -96,7 +101,7 @@ class ModelProbe:
     async def answers(self, pods: list[Obj]) -> dict[str, Answer]:
         """The model's state per pod name (None: not asked, e.g. not running yet)."""
         out: dict[str, Answer] = {}
-        running = {p["metadata"]["name"] for p in pods if _running(p)}
+        running = {p["metadata"]["name"] for p in pods if _started(p)}
         for pod in [p for p in self._open if p not in running]:
             await self._drop(pod)
         for pod in sorted(running):
