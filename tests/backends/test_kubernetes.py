@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 
 import pytest
 from kubernetes import client as k8s
@@ -334,57 +333,6 @@ def test_secrets_show_keys_never_values(make_backend, control_plane, fresh_names
     for text in (asyncio.run(backend.yaml(ref)), asyncio.run(backend.describe(ref))):
         assert "token" in text
         assert "s3cr3t" not in text and "czNjcjN0" not in text  # nor its base64
-
-
-def test_logs_through_the_apiserver(make_backend, control_plane, fresh_namespace):
-    """Real API server, real proxying; the kubelet behind it is the stand-in."""
-    from mlops_tui.backends.errors import BackendError
-    from tests.cluster.fake_kubelet import FakeKubelet
-
-    lines = [f"I1122 line {i}" for i in range(30)] + ["x" * 10_000]
-    with FakeKubelet(lines, follow_lines=1000, interval=0.02) as kubelet:
-        control_plane.add_node("kubelet-node", internal_ip="127.0.0.1")
-        control_plane.core_v1().patch_node_status("kubelet-node", {"status": {
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet.port}}}})
-        core = control_plane.core_v1()
-        body = pod("server", node="kubelet-node")
-        body["spec"]["containers"].append({"name": "sidecar", "image": "busybox"})
-        core.create_namespaced_pod(fresh_namespace, body)
-        backend = make_backend(namespace=fresh_namespace, log_line_max=100)
-        ref = ResourceRef(backend.resolve_kind("po"), "server", fresh_namespace)
-        assert asyncio.run(backend.containers(ref)) == ["main", "sidecar"]
-
-        async def read(**options) -> list[str]:
-            return [line async for line in backend.logs(ref, **options)]
-
-        got = asyncio.run(read(container="sidecar", follow=False, tail_lines=5))
-        assert got[:4] == [f"I1122 line {i}" for i in range(26, 30)]
-        assert got[4] == "x" * 100 + " …[9900 bytes cut]"  # the line-length cap
-        path, query = kubelet.requests[-1]
-        assert path == f"/containerLogs/{fresh_namespace}/server/sidecar"
-        assert query["tailLines"] == ["5"] and "follow" not in query
-
-        asyncio.run(read(follow=False, previous=True, tail_lines=1))
-        assert kubelet.requests[-1][1]["previous"] == ["true"]
-
-        async def follow_then_stop() -> list[str]:
-            out = []
-            async for line in backend.logs(ref, follow=True, tail_lines=1):
-                out.append(line)
-                if len(out) == 5:
-                    break  # the user leaves the log view
-            return out
-
-        followed = asyncio.run(follow_then_stop())
-        assert kubelet.requests[-1][1]["follow"] == ["true"]
-        assert followed[0].startswith("xxx") and followed[1:] == [f"follow {i}" for i in range(4)]
-        # leaving the view ends the stream's reader thread and closes its connection
-        wait_for(lambda: not any(t.name == "log-stream" for t in threading.enumerate()),
-                 timeout=10, what="log stream thread gone")
-
-    with pytest.raises(BackendError) as err:  # the kubelet is gone now
-        asyncio.run(read(follow=False))
-    assert "Traceback" not in str(err.value) and str(err.value)
 
 
 def test_context_switch_and_unknown_context(control_plane, tmp_path):

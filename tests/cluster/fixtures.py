@@ -65,7 +65,8 @@ def control_plane() -> Iterator[ControlPlane]:
         keep_workdir=bool(os.environ.get("MLOPS_TUI_KEEP_K8S_WORKDIR")),
         extra_apiserver_args=[
             "--watch-cache-sizes=configmaps#0",
-            # pods/log is proxied to the node's InternalIP: a stand-in kubelet on 127.0.0.1
+            # logs/exec/port-forward go to the node's InternalIP (the real node's bridge
+            # address; its name does not resolve)
             "--kubelet-preferred-address-types=InternalIP",
         ],
     )
