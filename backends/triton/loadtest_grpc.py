@@ -33,6 +33,9 @@ MAX_WINDOW = 2**31 - 1
 MAX_STREAM_ID = 2**31 - 1
 #: a frame larger than this (we never allow more than the default) is malformed
 MAX_FRAME = 16384
+#: open another connection when every one carries this many calls, up to MAX_CONNECTIONS
+STREAMS_PER_CONNECTION = 64
+MAX_CONNECTIONS = 16
 #: gRPC status codes → error kind
 GRPC_STATUS_KINDS = {
     1: "cancelled", 2: "server", 3: "invalid", 4: "timeout", 5: "not_found",
@@ -304,7 +307,10 @@ class H2Connection(asyncio.Protocol):
 
 
 class GrpcH2Pool:
-    """One HTTP/2 connection (a new one after the last failed or ran out of stream ids).
+    """HTTP/2 connections to one server, a new one while every open one carries
+    :data:`STREAMS_PER_CONNECTION` calls (up to :data:`MAX_CONNECTIONS`): the server reads
+    each connection on one thread, and several spread the load as perf_analyzer's
+    per-thread channels do.
 
     Args:
         host, port: the server.
@@ -318,13 +324,19 @@ class GrpcH2Pool:
                  block: bytes, message: bytes, timeout_s: float) -> None:
         self._host, self._port, self._ssl = host, port, ssl_context
         self._block, self._message, self._timeout = block, message, timeout_s
-        self._conn: H2Connection | None = None
+        self._conns: list[H2Connection] = []
         self._connecting: asyncio.Future | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
     async def _connection(self) -> H2Connection | str:
-        if self._conn is not None and self._conn.usable:
-            return self._conn
+        conns = self._conns
+        if any(not c.usable for c in conns):
+            conns = self._conns = [c for c in conns if c.usable]
+        if conns:
+            best = min(conns, key=lambda c: len(c.streams))
+            if (len(best.streams) < STREAMS_PER_CONNECTION or len(conns) >= MAX_CONNECTIONS
+                    or self._connecting is not None):
+                return best
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._connect())
         try:
@@ -345,7 +357,7 @@ class GrpcH2Pool:
             return "tls"
         except OSError:
             return "unavailable"
-        self._conn = conn
+        self._conns.append(conn)
         if self._watchdog is None:
             self._arm()
         return conn
@@ -368,9 +380,8 @@ class GrpcH2Pool:
             min(self._timeout, 0.5), self._check)
 
     def _check(self) -> None:
-        conn = self._conn
-        if conn is not None:
-            limit = time.monotonic() - self._timeout
+        limit = time.monotonic() - self._timeout
+        for conn in self._conns:
             for sid in [s for s, st in conn.streams.items() if st.started < limit]:
                 conn.end_stream(sid, "timeout", reset=True)
         self._arm()
@@ -381,6 +392,6 @@ class GrpcH2Pool:
             self._watchdog = None
         if self._connecting is not None:
             self._connecting.cancel()
-        if self._conn is not None:
-            self._conn.abort("cancelled")
-            self._conn = None
+        for conn in self._conns:
+            conn.abort("cancelled")
+        self._conns.clear()

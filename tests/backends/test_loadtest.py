@@ -213,20 +213,33 @@ async def test_failed_requests_are_counted_by_kind(triton_server, protocol):
 
 
 @pytest.fixture(scope="module")
-def slow_triton():
+def own_triton():
+    """A server of this module's own: a model slower than the shortest timeout, and one
+    whose requests are 1 MiB (many frames, flow control on both protocols)."""
     require_servers("triton")
-    with TritonServer([ModelSpec("slow", delay_ms=400.0, max_batch_size=0)]) as server:
+    models = [ModelSpec("slow", delay_ms=400.0, max_batch_size=0),
+              ModelSpec("big", max_batch_size=65536)]
+    with TritonServer(models) as server:
         yield server
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_requests_slower_than_the_timeout_count_as_timeouts(slow_triton, protocol):
-    ep = endpoint(slow_triton, protocol)
+async def test_requests_slower_than_the_timeout_count_as_timeouts(own_triton, protocol):
+    ep = endpoint(own_triton, protocol)
     plan = LoadPlan("slow", (InputTensor(INPUT_NAME, "FP32", np.ones(WIDTH, np.float32)),),
                     concurrency=(2,), duration_s=1.0, warmup_s=0, request_timeout_s=0.1)
     _, (result,) = await collect(ep, plan)
     assert result.requests == 0
     assert set(result.errors) == {"timeout"} and result.errors["timeout"] >= 2
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_large_requests_and_answers_get_through(own_triton, protocol):
+    big = (InputTensor(INPUT_NAME, "FP32", np.ones((65536, WIDTH), np.float32)),)  # 1 MiB
+    plan = LoadPlan("big", big, concurrency=(3,), requests=12, warmup_s=0)
+    _, (result,) = await collect(endpoint(own_triton, protocol), plan)
+    assert_sane(result)
+    assert result.requests == 12 and result.errors == {}
 
 
 def closed_port() -> int:
@@ -350,3 +363,94 @@ async def test_odd_http_answers_are_counted_never_raised(case):
         pool.close()
         server.close()
         await server.wait_closed()
+
+
+# --------------------------------------------------------------------------- HTTP/2 frames
+
+
+class FakeTransport:
+    """Collects what the HTTP/2 client writes (no socket: the frames below are ones a real
+    gRPC server does not send on purpose, or sends only under conditions hard to cause)."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+def h2_client():
+    from mlops_tui.backends.triton.loadtest_grpc import H2Connection, header_block
+
+    block = header_block("127.0.0.1:1", "/p", 1.0, "http", (("authorization", "Bearer x"),))
+    conn = H2Connection(block, b"\0\0\0\0\1z")
+    conn.connection_made(FakeTransport())
+    return conn
+
+
+def frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    from mlops_tui.backends.triton.loadtest_grpc import _frame
+
+    return _frame(kind, flags, stream, payload)
+
+
+async def test_http2_answers_end_each_call_with_its_kind():
+    from hpack import Encoder
+
+    from mlops_tui.backends.triton.loadtest_grpc import (
+        DATA,
+        END_HEADERS,
+        END_STREAM,
+        GOAWAY,
+        HEADERS,
+        PING,
+        RST_STREAM,
+    )
+
+    loop = asyncio.get_running_loop()
+    conn = h2_client()
+    assert conn.transport.written.startswith(b"PRI * HTTP/2.0")
+    calls = [loop.create_future() for _ in range(6)]
+    sids = [conn.start(f) for f in calls]
+    assert sids == [1, 3, 5, 7, 9, 11]
+    enc = Encoder()
+    ok = enc.encode([(":status", "200"), ("content-type", "application/grpc")])
+    trailers = enc.encode([("grpc-status", "0")])
+    refused = enc.encode([(":status", "200"), ("grpc-status", "3"), ("grpc-message", "bad")])
+    conn.data_received(
+        frame(HEADERS, END_HEADERS, 1, ok) + frame(DATA, 0, 1, b"\0\0\0\0\0")
+        + frame(HEADERS, END_HEADERS | END_STREAM, 1, trailers)          # 1: fine
+        + frame(HEADERS, END_HEADERS | END_STREAM, 3, refused)           # 3: trailers only
+        + frame(RST_STREAM, 0, 5, (7).to_bytes(4, "big"))                # 5: refused stream
+        + frame(DATA, END_STREAM, 7, b"\0\0\0\0\0")                      # 7: no trailers
+        + frame(PING, 0, 0, b"12345678")
+        + frame(GOAWAY, 0, 0, (9).to_bytes(4, "big") + bytes(4))         # 11: not taken
+    )
+    assert [f.result() for f in calls[:4]] + [calls[5].result()] == [
+        None, "invalid", "unavailable", "protocol", "unavailable"]
+    assert not calls[4].done() and not conn.usable  # 9 may still answer; no new calls
+    assert frame(PING, 1, 0, b"12345678") in conn.transport.written
+    conn.data_received(b"\xff\xff\xff" + bytes(6))  # a frame over the size we allow
+    assert calls[4].result() == "protocol" and conn.transport.closed
+
+
+async def test_http2_data_waits_for_the_servers_window():
+    from mlops_tui.backends.triton.loadtest_grpc import DATA, SETTINGS, WINDOW_UPDATE, H2Connection
+
+    conn = H2Connection(b"", b"m" * 70_000)
+    conn.connection_made(FakeTransport())
+    conn.transport.written = b""
+    call = asyncio.get_running_loop().create_future()
+    conn.start(call)
+    sent = conn.transport.written.count(bytes((DATA,)) + b"\0\0\0\0\1")
+    assert 0 < sent <= 4 and conn.streams[1].pending  # 65535 bytes at most, the rest waits
+    conn.data_received(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (10**6).to_bytes(4, "big"))
+                       + frame(WINDOW_UPDATE, 0, 0, (10**6).to_bytes(4, "big")))
+    assert not conn.streams[1].pending  # all sent once both windows opened
