@@ -80,9 +80,10 @@ def parse_source(text: str) -> Any:
 def _models(report: Any) -> list[str]:
     lines = []
     for model in report.models:
-        versions = ", ".join(str(v) for v in model.versions)
-        lines.append(f"{model.name} ({model.platform_or_backend or 'no backend'}, "
-                     f"version{'s' if len(model.versions) != 1 else ''} {versions})")
+        count = len(model.versions)
+        versions = (f"version{'s' if count != 1 else ''} "
+                    f"{', '.join(str(v) for v in model.versions)}" if count else "no versions")
+        lines.append(f"{model.name} ({model.platform_or_backend or 'no backend'}, {versions})")
     return lines
 
 
@@ -92,7 +93,8 @@ def _s3_client(source: Any, endpoint_url: str | None) -> Any:
     endpoint = endpoint_url or source.endpoint or None
     if endpoint and "://" not in endpoint:
         endpoint = f"http://{endpoint}"  # host:port, as Triton's s3:// takes it
-    return boto3.client("s3", endpoint_url=endpoint)
+    # a session of its own: the default one keeps the credentials it found first
+    return boto3.session.Session().client("s3", endpoint_url=endpoint)
 
 
 def _check_s3(source: Any, endpoint_url: str | None) -> Any:

@@ -341,3 +341,81 @@ def test_a_backend_without_port_forward_says_to_give_url():
     end = last(events)
     assert end.failure == Failure.ENVIRONMENT
     assert "cannot port-forward" in end.message and "url" in end.message
+
+
+# -- check_repository on S3 (a real moto server on 127.0.0.1) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A moto S3 server on 127.0.0.1 (its URL) with a good and a broken repository."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client("s3", region_name="us-east-1", endpoint_url=url,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_bucket(Bucket="models")
+        for prefix, models in (("good", DEFAULT_MODELS), ("broken", [BROKEN_MODEL])):
+            for model in models:
+                client.put_object(Bucket="models", Key=f"{prefix}/{model.name}/config.pbtxt",
+                                  Body=model.config_pbtxt().encode())
+                if prefix == "good":
+                    client.put_object(Bucket="models", Key=f"{prefix}/{model.name}/1/model.py",
+                                      Body=model.model_py().encode())
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Dummy credentials, and no other source of any: no file, no instance metadata."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+def test_check_repository_on_s3(s3_endpoint, aws_env):
+    from mlops_tui.backends.demo import DemoBackend
+
+    aws_env.setenv("AWS_ACCESS_KEY_ID", "testing")
+    aws_env.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    good = run(DemoBackend(), "check_repository", path="s3://models/good",
+               endpoint_url=s3_endpoint)
+    assert last(good).kind == EventKind.OK, good
+    assert last(good).data["models"] == ["bert (python, version 1)",
+                                         "resnet50 (python, version 1)"]
+    # the endpoint inside the URI, as Triton takes it
+    host = s3_endpoint.removeprefix("http://")
+    inline = run(DemoBackend(), "check_repository", path=f"s3://{host}/models/good")
+    assert last(inline).kind == EventKind.OK, inline
+
+    broken = run(DemoBackend(), "check_repository", path="s3://models/broken",
+                 endpoint_url=s3_endpoint)
+    assert last(broken).failure == Failure.CHECK
+    assert lines(broken) == ["broken: no version folder (e.g. 1/)"]
+    text = " ".join(e.message for e in good + broken)
+    assert "testing-secret" not in text
+
+
+def test_check_repository_on_s3_without_credentials_is_an_environment_error(s3_endpoint,
+                                                                            aws_env):
+    from mlops_tui.backends.demo import DemoBackend
+
+    events = run(DemoBackend(), "check_repository", path="s3://models/good",
+                 endpoint_url=s3_endpoint)
+    assert last(events).failure == Failure.ENVIRONMENT, events
+    assert "credentials" in last(events).message
