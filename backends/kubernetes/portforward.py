@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 DATA, ERROR = 0, 1
 PORT_PREFIX = 2  # bytes of port number that open each channel
-READ_CHUNK = 64 * 1024
+READ_CHUNK = 256 * 1024
 LINGER_S = 2.0
 _DATA_BYTE = bytes([DATA])
 _REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
