@@ -245,13 +245,14 @@ class RealNode:
             raise NodeError(reason)
         t0 = time.monotonic()
         if self.workdir is None:
-            self.workdir = Path(tempfile.mkdtemp(prefix="mlops-tui-node-"))
+            self.workdir = Path(tempfile.mkdtemp(prefix=node_host.WORKDIR_PREFIX))
         for sub in ("logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/root", "varlog"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        self.slot = node_host.acquire_slot()
+        self.slot = node_host.acquire_slot(self.workdir if self._own_workdir else None)
         try:
             node_host.create_bridge(self.slot)
             node_host.make_cgroup_root(self.slot.cgroup_root)
+            node_host.make_cgroup_root(self.slot.shim_cgroup)
             self._write_cni_config()
             self._start_containerd()
             self._import_images(REQUIRED_IMAGES)
@@ -292,7 +293,7 @@ class RealNode:
         node_host.release_slot(self.slot)
         self.slot = None
         if self.workdir and self._own_workdir and not self.keep_workdir:
-            node_runtime.remove_tree(self.workdir)
+            node_host.remove_tree(self.workdir)
         if left:
             raise NodeError(f"cgroups left behind: {left}")
 
@@ -338,7 +339,10 @@ class RealNode:
 
         assert self.workdir is not None
         config = self.workdir / "containerd" / "config.toml"
-        config.write_text(node_runtime.containerd_config(self.workdir, IMAGES["pause"]))
+        assert self.slot is not None
+        config.write_text(
+            node_runtime.containerd_config(self.workdir, IMAGES["pause"], self.slot.shim_cgroup)
+        )
         # a private mount namespace: /run, /var/lib and /var/log of containerd, the
         # kubelet and the shims are their own (see the module docstring)
         setup = (

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STATE_DIR = Path("/run/mlops-tui-node")
+#: the name prefix of the work dirs nodes create (only such a dir is removed as stale)
+WORKDIR_PREFIX = "mlops-tui-node-"
 MAX_SLOTS = 32
 #: what kubelet 1.20 writes at start (setupKernelTunables), relative to /proc/sys
 KUBELET_SYSCTLS = (
@@ -64,6 +67,11 @@ class Slot:
         """The kubelet's ``cgroupRoot``: its ``kubepods`` tree goes below it."""
         return f"/mlops-tui-node-{self.index}"
 
+    @property
+    def shim_cgroup(self) -> str:
+        """Where containerd puts its shims, so a stale node's shims can be found."""
+        return f"{self.cgroup_root}/shims"
+
 
 # --------------------------------------------------------------------------- slots
 
@@ -94,10 +102,12 @@ def _slot_held(i: int) -> bool:
     return False
 
 
-def acquire_slot() -> Slot:
+def acquire_slot(workdir: Path | None = None) -> Slot:
     """Take a free slot; record the baseline when no other node runs.
 
-    A stale bridge of a free slot (left by a killed session) is removed first.
+    What killed sessions left in free slots is removed first: bridges, what still runs
+    in their cgroups (pods and shims) and the work dirs they recorded. ``workdir`` (a
+    directory this node created and will remove) is recorded the same way.
 
     Raises:
         RuntimeError: every slot is taken.
@@ -107,19 +117,33 @@ def acquire_slot() -> Slot:
         if not held:
             restore_baseline()  # a killed session's baseline is the real one
             _save_baseline()
+        mine: Slot | None = None
         for i in range(MAX_SLOTS):
-            if i in held:
+            path = STATE_DIR / f"slot-{i}.lock"
+            if i in held or (mine is not None and not path.exists()):
                 continue
-            fd = os.open(STATE_DIR / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
+            # every slot is taken under the host lock: a free one locks at once
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             slot = Slot(i, fd)
-            delete_bridge(slot.bridge)
-            return slot
+            _clean_stale(slot)
+            os.ftruncate(fd, 0)
+            if mine is None:
+                os.pwrite(fd, str(workdir or "").encode(), 0)
+                mine = slot
+            else:
+                os.close(fd)
+        if mine is not None:
+            return mine
     raise RuntimeError(f"all {MAX_SLOTS} real-node slots are in use")
+
+
+def _clean_stale(slot: Slot) -> None:
+    delete_bridge(slot.bridge)
+    remove_cgroup_root(slot.cgroup_root)
+    stale = os.pread(slot.fd, 4096, 0).decode(errors="replace").strip()
+    if stale and Path(stale).name.startswith(WORKDIR_PREFIX) and Path(stale).is_dir():
+        remove_tree(Path(stale))
 
 
 def release_slot(slot: Slot) -> None:
@@ -247,3 +271,24 @@ def remove_cgroup_root(rel: str, timeout: float = 10.0) -> list[str]:
             else:
                 left.append(str(d))
     return left
+
+
+# --------------------------------------------------------------------------- files
+
+
+def host_mounts_under(path: Path) -> list[str]:
+    """Mount points below ``path`` in this process's mount table (deepest first)."""
+    prefix = str(path).rstrip("/") + "/"
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split(" ")[4]
+        if point.startswith(prefix):
+            points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a node's work dir; unmount first whatever leaked into the host's table."""
+    for point in host_mounts_under(path):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
+    shutil.rmtree(path, ignore_errors=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -24,8 +23,9 @@ if TYPE_CHECKING:
 EVICT_TIMEOUT_S = 30.0
 
 
-def containerd_config(workdir: Path, sandbox_image: str) -> str:
-    """containerd 1.6 config (version 2): own root, state, socket and CNI dirs."""
+def containerd_config(workdir: Path, sandbox_image: str, shim_cgroup: str) -> str:
+    """containerd 1.6 config (version 2): own root, state, socket and CNI dirs; shims in
+    ``shim_cgroup``."""
     c = workdir / "containerd"
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     return f"""version = 2
@@ -73,6 +73,7 @@ disabled_plugins = [
 
 [{cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
+  ShimCgroup = "{shim_cgroup}"
 
 [{cri}.cni]
   bin_dir = "/usr/lib/cni"
@@ -170,23 +171,3 @@ def kill_shims(node: RealNode) -> None:
     for pid in shim_pids(node.containerd_socket):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-
-
-def host_mounts_under(path: Path) -> list[str]:
-    """Mount points below ``path`` in this process's mount table (deepest first)."""
-    prefix = str(path).rstrip("/") + "/"
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split(" ")[4]
-        if point.startswith(prefix):
-            points.append(point)
-    return sorted(points, key=len, reverse=True)
-
-
-def remove_tree(path: Path) -> None:
-    """Remove the work dir; unmount first whatever leaked into the host's table."""
-    import subprocess
-
-    for point in host_mounts_under(path):
-        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
-    shutil.rmtree(path, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import time
 
@@ -212,3 +213,46 @@ def test_triton_pod_serves_a_model_from_a_configmap(real_node, control_plane, fr
     with urllib.request.urlopen(f"http://{ip}:8002/metrics", timeout=10) as resp:
         assert b"nv_inference_request_success" in resp.read()
     print(f"Triton pod Ready {ready_after:.1f} s after create")
+
+
+def test_what_a_killed_session_left_is_removed_by_the_next_start(
+    control_plane, fresh_namespace
+):
+    """A session killed with SIGKILL: its kubelet and containerd get SIGTERM (parent-death
+    signal) and its slot lock goes with it, but shims, pods, cgroups, the bridge and the
+    work dir stay. The next node start (taking a slot) removes all of it."""
+    if (reason := missing_reason()) is not None:
+        pytest.skip(f"real node unavailable: {reason}")
+    node = RealNode(control_plane, f"real-killed-{secrets.token_hex(2)}")
+    node.start()
+    slot, workdir = node.slot, node.workdir
+    assert slot is not None and workdir is not None
+    try:
+        core = control_plane.core_v1()
+        body = busybox_pod(node, "orphan", ["sleep", "3600"])
+        body["spec"]["nodeName"] = node.name
+        core.create_namespaced_pod(fresh_namespace, body)
+        wait_for(lambda: phase(core, "orphan", fresh_namespace) == "Running", 60, "pod Running")
+        shims = node_runtime_shims(node)
+        in_cgroups = node_host.cgroup_pids(slot.cgroup_root)
+        assert shims and set(shims) <= in_cgroups  # containerd puts its shims there
+        # what the death of the test process does to the node
+        for proc in node._procs.values():
+            proc.stop()
+        os.close(slot.fd)
+        node.slot = None
+        assert all(_alive(pid) for pid in in_cgroups)
+        assert node_host.bridge_exists(slot.bridge) and workdir.exists()
+
+        next_slot = node_host.acquire_slot()
+        node_host.release_slot(next_slot)
+    finally:
+        if node.slot is not None:
+            node.stop()
+        control_plane.remove_node(node.name)
+
+    assert not any(_alive(pid) for pid in in_cgroups)
+    assert not node_host.bridge_exists(slot.bridge)
+    assert not workdir.exists()
+    for mount in node_host.cgroup_mounts():
+        assert not (mount / slot.cgroup_root.lstrip("/")).exists()
