@@ -54,6 +54,8 @@ def parse_url(url: str, protocol: Protocol) -> TritonEndpoint:
     """
     text = url.strip()
     parts = urlsplit(text if "://" in text else f"//{text}")
+    if "@" in parts.netloc:  # never echoed: it would print the password
+        raise ConfigError("url: a user or password in the URL is not supported")
     ssl = False
     if parts.scheme:
         if parts.scheme not in _SCHEMES:
@@ -66,8 +68,7 @@ def parse_url(url: str, protocol: Protocol) -> TritonEndpoint:
         port = parts.port
     except ValueError:
         port = None
-    if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query \
-            or parts.username or parts.password:
+    if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query:
         raise ConfigError(f"url {url!r}: give host:port, e.g. 127.0.0.1:{PORTS[protocol]}")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return TritonEndpoint(f"{host}:{port}", protocol, ssl=ssl, description=f"{host}:{port}")

@@ -212,6 +212,9 @@ def test_readonly_refuses_deploy_but_allows_its_dry_run(make_backend, fresh_name
     assert last(refused).failure == Failure.ENVIRONMENT and "read-only" in last(refused).message
     assert last(run(backend, "deploy", fresh_namespace, tmp_path,
                     **deploy_args(dry_run=True))).kind == EventKind.OK
+    for action in ("undeploy", "rollback"):
+        end = last(run(backend, action, fresh_namespace, name="resnet"))
+        assert end.failure == Failure.ENVIRONMENT and "read-only" in end.message
 
 
 # -- the verdict on fake GPU nodes -----------------------------------------------------
@@ -419,3 +422,37 @@ def test_check_repository_on_s3_without_credentials_is_an_environment_error(s3_e
                  endpoint_url=s3_endpoint)
     assert last(events).failure == Failure.ENVIRONMENT, events
     assert "credentials" in last(events).message
+
+
+# -- reach: how an action names a server ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "protocol", "address", "ssl"), [
+    ("127.0.0.1:8001", "grpc", "127.0.0.1:8001", False),
+    (" http://triton.local:8000/ ", "http", "triton.local:8000", False),
+    ("https://triton.local:8443", "http", "triton.local:8443", True),
+    ("grpcs://triton.local:443", "grpc", "triton.local:443", True),
+    ("[::1]:8000", "http", "[::1]:8000", False),
+])
+def test_a_url_names_the_server(url, protocol, address, ssl):
+    from mlops_tui.backends.actions.reach import parse_url
+
+    endpoint = parse_url(url, protocol)
+    assert (endpoint.address, endpoint.protocol, endpoint.ssl) == (address, protocol, ssl)
+
+
+@pytest.mark.parametrize(("url", "protocol", "says"), [
+    ("grpc://h:8001", "http", "is a grpc address, but protocol is http"),
+    ("ftp://h:21", "http", "the scheme must be one of"),
+    ("triton.local", "grpc", "give host:port, e.g. 127.0.0.1:8001"),
+    ("http://h:8000/v2/models", "http", "give host:port"),
+    ("h:99999", "http", "give host:port"),
+    ("http://admin:s3cret@h:8000", "http", "a user or password in the URL is not supported"),
+])
+def test_a_bad_url_is_one_clear_line(url, protocol, says):
+    from mlops_tui.backends.actions.reach import parse_url
+    from mlops_tui.backends.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        parse_url(url, protocol)
+    assert says in str(info.value) and "s3cret" not in str(info.value)

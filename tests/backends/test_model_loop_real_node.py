@@ -157,6 +157,10 @@ def test_a_model_that_fails_to_load_is_named(real_node, make_backend, fresh_name
     assert "model 'broken' failed to load" in end.message, end.message
     assert "this model refuses to load" in end.message
     assert time.monotonic() - started < 150  # at once, not at the timeout
+    # the same verdict from the wait step, which names the model it waits for
+    waited = run(make_backend(), "wait", fresh_namespace, name="resnet", model="broken",
+                 timeout="60s", **{"for": "model_ready"})
+    assert "model 'broken' failed to load" in failed(waited).message
 
 
 def test_a_crash_looping_server_fails_the_deploy(real_node, make_backend, fresh_namespace,
