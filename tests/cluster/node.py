@@ -176,6 +176,9 @@ class RealNode:
         self.images: dict[str, str] = {}
         self.kubelet_port = self.healthz_port = 0
         self.ready_seconds = 0.0
+        #: seconds from start() to: containerd up, pause+busybox imported, kubelet started,
+        #: node Ready, every image imported
+        self.timings: dict[str, float] = {}
         self._procs: dict[str, _Proc] = {}
         self._registered = False
 
@@ -255,14 +258,19 @@ class RealNode:
             node_host.make_cgroup_root(self.slot.shim_cgroup)
             self._write_cni_config()
             self._start_containerd()
+            self.timings["containerd"] = time.monotonic() - t0
             self._import_images(REQUIRED_IMAGES)
+            self.timings["small_images"] = time.monotonic() - t0
             self._start_kubelet()
+            self.timings["kubelet_started"] = time.monotonic() - t0
             # the large Triton image unpacks (~5-20 s) while the kubelet comes up
             others = [r for r in IMAGES if r not in REQUIRED_IMAGES]
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 imported = pool.submit(self._import_images, others)
                 self._wait_ready(timeout)
+                self.timings["ready"] = time.monotonic() - t0
                 imported.result(timeout=300)
+                self.timings["all_images"] = time.monotonic() - t0
         except BaseException:
             self.stop()
             raise
