@@ -251,7 +251,9 @@ class PodPortForward:
             if msg.type is not WSMsgType.BINARY:
                 if msg.type is WSMsgType.TEXT:  # a base64 protocol we did not ask for
                     error += b"the API server answered in text frames"
-                return  # CLOSE, CLOSED, ERROR
+                elif msg.type is WSMsgType.ERROR:  # a broken frame, a message over the limit
+                    error += f"the stream broke: {msg.data.__class__.__name__}".encode()
+                return  # CLOSE, CLOSED
             moved[0] += 1
             data = msg.data
             if not data:
