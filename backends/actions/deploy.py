@@ -1,12 +1,11 @@
-"""deploy, undeploy, rollback: a Triton model server on the cluster, in one step each.
+"""deploy: a Triton model server on the cluster, in one step.
 
 deploy: the repository check → what the cluster serves (ServiceMonitor, InferenceService)
 → the manifests (backends/deploy) → their schema → a server-side dry run and a diff of each
 object against the live one, as ``apply`` does → with ``dry_run`` it stops there (the ok
 event's data is ``{"manifests": [...], "diff": "..."}``) → server-side apply → unless
 ``wait: false``, the readiness verdict until the server serves (readiness.py), failing at
-once when waiting cannot help. undeploy deletes what deploy made (found by its labels);
-rollback restores an earlier pod template, as ``kubectl rollout undo`` does.
+once when waiting cannot help. undeploy and rollback are in deployment_ops.py.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, field_validator
 
 from mlops_tui.backends.actions import diff, events, readiness, repository
 from mlops_tui.backends.actions.apply import Target, _apply, _preview
@@ -25,25 +24,19 @@ from mlops_tui.backends.actions.base import (
     ActionSpec,
     CheckFailed,
     Duration,
-    Name,
     Namespace,
     Request,
 )
 from mlops_tui.backends.actions.events import ActionEvent
 from mlops_tui.backends.actions.manifests import Manifest
-from mlops_tui.backends.deploy.objects import MANAGED_BY, MANAGED_LABEL, NAME_LABEL
 from mlops_tui.backends.deploy.spec import DeploySpec
-from mlops_tui.backends.errors import ConfigError, NotFound, ReadOnlyError
+from mlops_tui.backends.errors import ConfigError, ReadOnlyError
 from mlops_tui.backends.models import ResourceRef
-from mlops_tui.backends.protocols import Applier, Deleter, ObjectReader, PortForwarder
+from mlops_tui.backends.protocols import Applier, ObjectReader, PortForwarder
 
 DEFAULT_TIMEOUT_S = 600.0
 SERVICE_MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
 INFERENCE_SERVICE = ("serving.kserve.io/v1beta1", "InferenceService")
-# What deploy can make, in the order undeploy deletes it (the workload first).
-MANAGED_KINDS = (INFERENCE_SERVICE, ("apps/v1", "Deployment"), ("v1", "Service"),
-                 SERVICE_MONITOR, ("v1", "ConfigMap"))
-CLAIM = ("v1", "PersistentVolumeClaim")
 # Step options, not part of what is deployed.
 _OWN = frozenset({"dry_run", "wait", "timeout"})
 
@@ -64,21 +57,7 @@ class DeployRequest(DeploySpec, Request):
         return value
 
 
-class UndeployRequest(Request):
-    name: Name
-    namespace: Namespace | None = None
-    delete_claim: bool = False  # also the claim deploy created (its data goes with it)
-
-
-class RollbackRequest(Request):
-    name: Name
-    namespace: Namespace | None = None
-    revision: int | None = Field(default=None, ge=1, le=2**31 - 1)  # default: the previous
-    wait: bool = True
-    timeout: Duration = DEFAULT_TIMEOUT_S
-
-
-def _namespace(ctx: ActionContext, namespace: str | None) -> str:
+def namespace_of(ctx: ActionContext, namespace: str | None) -> str:
     return namespace or ctx.namespace or "default"
 
 
@@ -90,7 +69,7 @@ def _version(ctx: ActionContext) -> str:
 
 def _spec(ctx: ActionContext, req: DeployRequest) -> DeploySpec:
     fields = req.model_dump(exclude=set(_OWN))
-    return DeploySpec.model_validate({**fields, "namespace": _namespace(ctx, req.namespace)})
+    return DeploySpec.model_validate({**fields, "namespace": namespace_of(ctx, req.namespace)})
 
 
 async def _features(applier: Applier) -> Any:
@@ -201,12 +180,17 @@ async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[Ac
         done.append({"kind": ref.kind.kind, "name": ref.name, "namespace": ref.namespace,
                      "result": outcome})
         yield events.progress(f"{target.label} {outcome}", None, done[-1])
-    async for event in _follow(ctx, spec.name, spec.namespace, req.wait and spec.replicas > 0
-                               and spec.runtime == "triton", req.timeout, done):
+    wait = req.wait and spec.replicas > 0
+    if wait and spec.runtime == "kserve":
+        wait = False  # KServe names and runs the pods itself
+        yield events.warning(f"not waiting for InferenceService {spec.name}: add a step "
+                             f"wait: {{kind: inferenceservice, name: {spec.name}, "
+                             "for: ready}")
+    async for event in follow(ctx, spec.name, spec.namespace, wait, req.timeout, done):
         yield event
 
 
-async def _follow(ctx: ActionContext, name: str, namespace: str, wait: bool, timeout: float,
+async def follow(ctx: ActionContext, name: str, namespace: str, wait: bool, timeout: float,
                   done: list[dict[str, Any]]) -> AsyncIterator[ActionEvent]:
     """The readiness verdict until the server serves, then ok with what was applied."""
     if not wait:
@@ -225,80 +209,8 @@ async def _follow(ctx: ActionContext, name: str, namespace: str, wait: bool, tim
                     {"objects": done, "verdict": verdict})
 
 
-async def run_undeploy(ctx: ActionContext, req: UndeployRequest) -> AsyncIterator[ActionEvent]:
-    reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
-    deleter: Deleter = ctx.capability(Deleter, "delete objects")
-    if ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: undeploy of {req.name} refused")
-    namespace = _namespace(ctx, req.namespace)
-    applier = ctx.backend if isinstance(ctx.backend, Applier) else None
-    selector = f"{NAME_LABEL}={req.name},{MANAGED_LABEL}={MANAGED_BY}"
-    kinds = [*MANAGED_KINDS, CLAIM] if req.delete_claim else list(MANAGED_KINDS)
-    deleted: list[dict[str, str]] = []
-    for api_version, kind_name in kinds:
-        kind = (await asyncio.to_thread(applier.kind_of, api_version, kind_name) if applier
-                else ctx.backend.resolve_kind(kind_name.lower()))
-        if kind is None:
-            continue  # not served here: deploy made none
-        for obj in await reader.list_objects(kind, namespace, label_selector=selector):
-            ref = ResourceRef(kind, obj["metadata"]["name"], namespace)
-            try:
-                await deleter.delete(ref)
-            except NotFound:
-                continue  # gone meanwhile (a controller's cascade)
-            deleted.append({"kind": kind.kind, "name": ref.name, "namespace": namespace})
-            yield events.progress(f"{kind.kind.lower()}/{ref.name} deleted", None, deleted[-1])
-    if not deleted:
-        yield events.warning(f"nothing deployed as {req.name} in namespace {namespace}")
-    yield events.ok(f"{namespace}/{req.name}: {len(deleted)} objects deleted", deleted)
-
-
-def _restore(deployment: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
-    """The whole deployment as we apply it, with ``template`` as its pod template: a
-    partial apply would drop the fields this field manager set before (replicas, selector)."""
-    from mlops_tui.backends.render.describe_workloads import REVISION
-
-    meta = deployment.get("metadata") or {}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if k not in (REVISION, "kubectl.kubernetes.io/last-applied-configuration")}
-    keep = {k: meta[k] for k in ("name", "namespace", "labels") if k in meta}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {**keep, **({"annotations": annotations} if annotations else {})},
-            "spec": {**(deployment.get("spec") or {}), "template": template}}
-
-
-async def run_rollback(ctx: ActionContext, req: RollbackRequest) -> AsyncIterator[ActionEvent]:
-    from mlops_tui.backends.deploy.rollback import rollback_target
-
-    applier: Applier = ctx.capability(Applier, "apply manifests")
-    reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
-    if ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: rollback of {req.name} refused")
-    namespace = _namespace(ctx, req.namespace)
-    deployment, _ = await readiness.reach.deployment_pods(ctx, req.name, namespace)
-    if deployment is None:
-        raise CheckFailed(f"deployment {namespace}/{req.name} does not exist")
-    sets = await reader.list_objects(ctx.kind("replicasets"), namespace)
-    try:
-        revision, template = rollback_target(deployment, sets, req.revision)
-    except ValueError as exc:
-        raise CheckFailed(f"deployment {namespace}/{req.name}: {exc}") from None
-    await applier.apply(_restore(deployment, template), namespace=namespace,
-                        field_manager=ctx.field_manager, force=True)
-    done = [{"kind": "Deployment", "name": req.name, "namespace": namespace,
-             "result": f"rolled back to revision {revision}"}]
-    yield events.progress(f"deployment.apps/{req.name} rolled back to revision {revision}",
-                          None, done[0])
-    async for event in _follow(ctx, req.name, namespace, req.wait, req.timeout, done):
-        yield event
-
-
 SPECS = (
     ActionSpec("deploy", DeployRequest, run_deploy,
                "deploy a Triton model server (checked, dry-run and diffed first)",
                mutating=True),
-    ActionSpec("undeploy", UndeployRequest, run_undeploy,
-               "delete what deploy made for a model server", mutating=True),
-    ActionSpec("rollback", RollbackRequest, run_rollback,
-               "roll a model server back to an earlier revision", mutating=True),
 )

@@ -101,15 +101,17 @@ async def deployment_pods(ctx: ActionContext, name: str, namespace: str
     return deployment, sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name", ""))
 
 
-def port_forwarder(ctx: ActionContext) -> PortForwarder:
+def port_forwarder(ctx: ActionContext,
+                   hint: str = "give url: (host:port of the Triton server) instead"
+                   ) -> PortForwarder:
     """The backend as a PortForwarder.
 
     Raises:
-        ConfigError: it cannot port-forward; the message says to pass ``url``.
+        ConfigError: it cannot port-forward; the message ends with ``hint``.
     """
     if not isinstance(ctx.backend, PortForwarder):
         raise ConfigError(f"the {ctx.backend.name} backend cannot port-forward to a pod; "
-                          "give url: (host:port of the Triton server) instead")
+                          f"{hint}")
     return ctx.backend
 
 

@@ -176,7 +176,8 @@ async def follow(ctx: ActionContext, name: str, namespace: str, model: str | Non
         CheckFailed: the verdict is terminal, or the timeout passed (the last verdict).
         ConfigError: the backend cannot port-forward.
     """
-    reach.port_forwarder(ctx)
+    reach.port_forwarder(ctx, "Triton in the pods cannot be asked whether the models "
+                              "loaded")
     probe = ModelProbe(ctx, namespace, model)
     start = ctx.clock()
     last = None
