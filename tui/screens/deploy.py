@@ -10,85 +10,42 @@ and undeploy disabled, with the reason.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Input, OptionList, Static
-from textual.worker import Worker, WorkerState
+from textual.widgets import Button, Input, OptionList
 
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.backends.errors import BackendError
-from mlops_tui.tui.crash import report_failed_worker
 from mlops_tui.tui.screens import deploy_form as form_checks
 from mlops_tui.tui.screens import deploy_render as render
 from mlops_tui.tui.screens import deploy_steps as steps
 from mlops_tui.tui.screens.deploy_form import DeployForm
+from mlops_tui.tui.screens.deploy_serving import ServingSteps
 
 READONLY_REASON = "read-only session (--readonly): apply, rollback and undeploy are disabled"
 KSERVE_KIND = "inferenceservices.serving.kserve.io"
 KSERVE_MISSING = "the cluster does not serve InferenceService (serving.kserve.io/v1beta1)"
-RECHECK_TIMEOUT = "60s"
-_HINTS = {
-    "repository": "enter check · esc close",
-    "runtime": "↑↓ choose · enter next · esc back",
-    "settings": "tab next field · enter preview · esc back",
-    "preview": "↑↓ scroll · d diff · y YAML · enter apply · esc back",
-    "apply": "enter readiness · esc cancel / back",
-    "verdict": "enter test inference · esc back",
-    "infer": "enter send · esc back",
-    "loadtest": "enter run · esc cancel / back",
-}
-
-OnEvent = Callable[[ActionEvent], None]
 
 
-class DeployScreen(Screen[None]):
-    """The wizard. ``actions`` replaces the action table (tests hand in their own)."""
-
-    DEFAULT_CSS = """
-    DeployScreen > #deploy-title { height: 1; background: $accent; color: $text;
-        padding: 0 1; text-style: bold; }
-    DeployScreen > #deploy-steps { height: 1; padding: 0 1; }
-    DeployScreen > ContentSwitcher { height: 1fr; }
-    DeployScreen > #deploy-hints { height: 1; padding: 0 1; color: $text-muted; }
-    """
-    BINDINGS = [
-        Binding("escape", "back", "Back / cancel"),
-        Binding("ctrl+c", "cancel", "Cancel", priority=True, show=False),
-    ]
+class DeployScreen(ServingSteps):
+    """The deploy wizard. ``actions`` replaces the action table (tests hand in their own)."""
 
     def __init__(self, namespace: str = "", *,
                  actions: Mapping[str, Any] | None = None) -> None:
-        super().__init__()
+        super().__init__("Deploy a model", [cls() for cls in steps.STEP_CLASSES],
+                         actions=actions)
         self.form = DeployForm(namespace=namespace or "default")
-        self._actions = actions
-        self._worker: Worker | None = None
-        self.steps = {cls.key: cls() for cls in steps.STEP_CLASSES}
-        self.order = list(self.steps)
-        self.done: set[str] = set()
-        self.last_events: list[ActionEvent] = []  # of the newest action run (for tests)
-        self._switcher = ContentSwitcher(*self.steps.values(), initial="repository")
-        self._bar = Static("", id="deploy-steps")
-        self._hints = Static("", id="deploy-hints")
         settings = self.settings.fields
-        settings["namespace"].input.value = self.form.namespace
-        settings["replicas"].input.value = self.form.replicas
-        settings["gpus"].input.value = self.form.gpus
-        settings["image"].input.value = self.form.image
+        for key in ("namespace", "replicas", "gpus", "image"):
+            settings[key].input.value = getattr(self.form, key)
 
-    # -- layout and navigation ------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield Static(Content("Deploy a model"), id="deploy-title")
-        yield self._bar
-        yield self._switcher
-        yield self._hints
+    @property
+    def action_namespace(self) -> str:
+        return self.form.namespace
 
     def on_mount(self) -> None:
         self.steps["runtime"].offer(self._unavailable_runtimes())
@@ -102,52 +59,6 @@ class DeployScreen(Screen[None]):
     @property
     def readonly(self) -> bool:
         return bool(getattr(self.app.backend, "readonly", False))
-
-    @property
-    def current(self) -> str:
-        return self._switcher.current or "repository"
-
-    @property
-    def busy(self) -> bool:
-        """Whether a step's action is running (ctrl+c then cancels it, not the app)."""
-        return self._worker is not None and self._worker.state in (
-            WorkerState.PENDING, WorkerState.RUNNING)
-
-    def show_step(self, key: str) -> None:
-        self._switcher.current = key
-        bar = Text()
-        for number, name in enumerate(self.order, 1):
-            if number > 1:
-                bar.append(" › ", style="dim")
-            label = f"{number} {self.steps[name].title}"
-            if name == key:
-                bar.append(f" {label} ", style="reverse bold")
-            else:
-                bar.append(("✓ " if name in self.done else "") + label,
-                           style="green" if name in self.done else "dim")
-        self._bar.update(bar)
-        self._hints.update(Text(_HINTS[key]))
-        self.call_after_refresh(self.steps[key].first.focus)
-
-    def action_back(self) -> None:
-        if self.busy:
-            self.action_cancel()
-            return
-        index = self.order.index(self.current)
-        if index == 0:
-            self.dismiss()
-        else:
-            self.show_step(self.order[index - 1])
-
-    def action_cancel(self) -> None:
-        if self._worker is not None and self.busy:
-            self._worker.cancel()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.busy if action == "cancel" else True
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        report_failed_worker(self, event)
 
     def _unavailable_runtimes(self) -> dict[str, str]:
         try:
@@ -169,44 +80,6 @@ class DeployScreen(Screen[None]):
     def apply_step(self) -> steps.ApplyStep:
         return self.steps["apply"]  # type: ignore[return-value]
 
-    # -- running actions ------------------------------------------------------------------
-    async def run_action(self, name: str, arguments: dict[str, object],
-                         on_event: OnEvent) -> ActionEvent:
-        """Run action ``name`` in the form's namespace; every event goes to ``on_event``;
-        returns the terminal one. A request the action refuses is a failed event naming
-        the field."""
-        from mlops_tui.backends.actions import ACTIONS, execute
-
-        self.last_events = []
-
-        def seen(event: ActionEvent) -> None:
-            self.last_events.append(event)
-            on_event(event)
-
-        spec = (self._actions if self._actions is not None else ACTIONS).get(name)
-        if spec is None:
-            last = ActionEvent(EventKind.FAILED, f"this version has no {name} action")
-            seen(last)
-            return last
-        if "namespace" in spec.request.model_fields:
-            arguments = {"namespace": self.form.namespace, **arguments}
-        try:
-            request = spec.request.model_validate(arguments)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            last = ActionEvent(EventKind.FAILED, request_problem(exc))
-            seen(last)
-            return last
-        context = dataclasses.replace(self.app.action_context(),
-                                      namespace=self.form.namespace)
-        last = ActionEvent(EventKind.FAILED, f"{name} did not finish")
-        async for event in execute(spec, context, request):
-            seen(event)
-            last = event
-        return last
-
-    def _start(self, worker: Worker) -> None:
-        self._worker = worker
-
     # -- 1 repository ---------------------------------------------------------------------
     @on(Input.Submitted, "#repository-input")
     def _repository_submitted(self, event: Input.Submitted) -> None:
@@ -216,7 +89,7 @@ class DeployScreen(Screen[None]):
         step.field.show_problem(problem)  # type: ignore[attr-defined]
         if problem is None:
             self.form.repository = event.value.strip()
-            self._start(self.check_repository())
+            self.start(self.check_repository())
 
     @work(exclusive=True, exit_on_error=False, group="deploy")
     async def check_repository(self) -> None:
@@ -280,7 +153,7 @@ class DeployScreen(Screen[None]):
         self.settings.show_status("")
         self.done.add("settings")
         self.show_step("preview")
-        self._start(self.run_preview())
+        self.start(self.run_preview())
 
     # -- 4 preview ------------------------------------------------------------------------
     @work(exclusive=True, exit_on_error=False, group="deploy")
@@ -326,7 +199,7 @@ class DeployScreen(Screen[None]):
         if self.busy or "preview" not in self.done:
             return
         self.show_step("apply")
-        self._start(self.run_apply())
+        self.start(self.run_apply())
 
     # -- 5 apply --------------------------------------------------------------------------
     @work(exclusive=True, exit_on_error=False, group="deploy")
@@ -375,7 +248,7 @@ class DeployScreen(Screen[None]):
     def _rollback_or_undeploy(self, event: Button.Pressed) -> None:
         event.stop()
         if not self.readonly and self.form.name:
-            self._start(self.confirm_and_run(event.button.id or ""))
+            self.start(self.confirm_and_run(event.button.id or ""))
 
     @work(exclusive=True, exit_on_error=False, group="deploy")
     async def confirm_and_run(self, action: str) -> None:
@@ -397,148 +270,6 @@ class DeployScreen(Screen[None]):
         step.show_status(last.message or f"{action} done",
                          "green" if last.kind is EventKind.OK else "bold red")
 
-    # -- 6 readiness ----------------------------------------------------------------------
-    @on(Button.Pressed, "#to-infer")
-    def _to_infer(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.done.add("verdict")
-        self.show_step("infer")
-
-    @on(Button.Pressed, "#recheck")
-    def _recheck(self, event: Button.Pressed) -> None:
-        event.stop()
-        self._start(self.recheck())
-
-    @work(exclusive=True, exit_on_error=False, group="deploy")
-    async def recheck(self) -> None:
-        step: steps.VerdictStep = self.steps["verdict"]  # type: ignore[assignment]
-        step.show_status(f"waiting for model {self.form.model} (at most {RECHECK_TIMEOUT})…")
-
-        def show(event: ActionEvent) -> None:
-            line = render.event_line(event)
-            if line is not None:
-                step.events_log.write(line)
-            verdict = render.verdict_of(event.data)
-            if verdict is not None:
-                step.show_verdict(verdict)
-
-        try:
-            last = await self.run_action("wait", {
-                "for": "model_ready", "name": self.form.name, "model": self.form.model,
-                "timeout": RECHECK_TIMEOUT}, show)
-        except asyncio.CancelledError:
-            step.show_status("check cancelled", "yellow")
-            raise
-        step.show_status(last.message or str(last.kind),
-                         "green" if last.kind is EventKind.OK else "bold red")
-
-    # -- 7 test inference -----------------------------------------------------------------
-    @on(Input.Submitted, "#infer Input")
-    def _infer_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        step: steps.InferStep = self.steps["infer"]  # type: ignore[assignment]
-        fields = step.fields
-        problems = {"protocol": form_checks.protocol_problem(fields["protocol"].value),
-                    "inputs": form_checks.inputs_problem(fields["inputs"].value),
-                    "url": form_checks.url_problem(fields["url"].value)}
-        for key, field in fields.items():
-            field.show_problem(problems[key])
-        if not any(problems.values()):
-            self._start(self.run_infer())
-
-    @work(exclusive=True, exit_on_error=False, group="deploy")
-    async def run_infer(self) -> None:
-        step: steps.InferStep = self.steps["infer"]  # type: ignore[assignment]
-        step.events_log.clear()
-        step.outputs.clear()
-        step.show_status(f"sending a request to {self.form.model}…")
-
-        def show(event: ActionEvent) -> None:
-            line = render.event_line(event)
-            if line is not None and event.kind is not EventKind.OK:
-                step.events_log.write(line)
-
-        arguments = {"name": self.form.name, "model": self.form.model,
-                     "protocol": step.fields["protocol"].value.strip().lower(),
-                     "inputs": step.fields["inputs"].value.strip()}
-        if step.fields["url"].value.strip():
-            arguments["url"] = step.fields["url"].value.strip()
-        try:
-            last = await self.run_action("infer", arguments, show)
-        except asyncio.CancelledError:
-            step.show_status("request cancelled", "yellow")
-            raise
-        if last.kind is EventKind.FAILED:
-            step.show_status(last.message, "bold red")
-            return
-        step.show_result(last.message, last.data)
-        self.done.add("infer")
-        step.next.focus()  # enter goes on to the load test
-
-    @on(Button.Pressed, "#to-loadtest")
-    def _to_loadtest(self, event: Button.Pressed) -> None:
-        event.stop()
-        tested = self.steps["infer"].fields  # type: ignore[attr-defined]
-        fields = self.steps["loadtest"].fields  # type: ignore[attr-defined]
-        for key in ("protocol", "url"):  # the server just tested, unless one was typed
-            if not fields[key].value.strip() or key == "protocol":
-                fields[key].input.value = tested[key].value
-        self.show_step("loadtest")
-
-    # -- 8 load test ----------------------------------------------------------------------
-    @on(Input.Submitted, "#loadtest Input")
-    def _loadtest_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        step: steps.LoadtestStep = self.steps["loadtest"]  # type: ignore[assignment]
-        fields = step.fields
-        levels, sweep = form_checks.parse_sweep(fields["concurrency"].value)
-        problems = {"concurrency": sweep,
-                    "duration": form_checks.duration_problem(fields["duration"].value),
-                    "protocol": form_checks.protocol_problem(fields["protocol"].value),
-                    "url": form_checks.url_problem(fields["url"].value),
-                    "output": form_checks.output_problem(fields["output"].value)}
-        for key, field in fields.items():
-            field.show_problem(problems[key])
-        if any(problems.values()):
-            return
-        arguments: dict[str, object] = {
-            "name": self.form.name, "model": self.form.model,
-            "protocol": fields["protocol"].value.strip().lower(),
-            "concurrency": list(levels), "duration": fields["duration"].value.strip()}
-        for key in ("url", "output"):
-            if fields[key].value.strip():
-                arguments[key] = fields[key].value.strip()
-        self._start(self.run_loadtest(arguments))
-
-    @work(exclusive=True, exit_on_error=False, group="deploy")
-    async def run_loadtest(self, arguments: dict[str, object]) -> None:
-        step: steps.LoadtestStep = self.steps["loadtest"]  # type: ignore[assignment]
-        step.bar.update(progress=0)
-        step.show_status("load test running…")
-
-        def show(event: ActionEvent) -> None:
-            if event.kind is EventKind.PROGRESS:
-                if event.fraction is not None:
-                    step.bar.update(progress=event.fraction * 100)
-                if event.message:
-                    step.show_status(event.message)
-            elif event.kind is EventKind.WARNING and event.message:
-                step.show_status(event.message, "yellow")
-
-        try:
-            last = await self.run_action("loadtest", arguments, show)
-        except asyncio.CancelledError:
-            step.show_status("load test cancelled", "yellow")
-            raise
-        if last.kind is EventKind.FAILED:
-            step.show_status(last.message, "bold red")
-            return
-        step.bar.update(progress=100)
-        step.show_status(last.message or "load test done", "green")
-        step.show_results(last.data)
-        self.done.add("loadtest")
-
-
 def _models_in(data: object) -> tuple[str, ...]:
     """Model names a check_repository result lists (``models``: names or objects)."""
     models = render.field_of(data, "models") or ()
@@ -549,11 +280,3 @@ def _models_in(data: object) -> tuple[str, ...]:
     return tuple(str(n) for n in names if n)
 
 
-def request_problem(exc: Exception) -> str:
-    """One line per field a request model refused (``replicas: Input should be …``)."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}".lstrip(": ")
-            for e in errors())
-    return str(exc)

@@ -84,6 +84,7 @@ class Step(Vertical):
     """
     key = ""
     title = ""
+    hints = ""  # the keys line under the step
 
     def __init__(self) -> None:
         super().__init__(id=self.key)
@@ -104,6 +105,7 @@ class Step(Vertical):
 
 class RepositoryStep(Step):
     key, title = "repository", "Repository"
+    hints = "enter check · esc close"
 
     def __init__(self) -> None:
         super().__init__()
@@ -132,6 +134,7 @@ class RepositoryStep(Step):
 
 class RuntimeStep(Step):
     key, title = "runtime", "Runtime"
+    hints = "↑↓ choose · enter next · esc back"
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,6 +161,7 @@ class RuntimeStep(Step):
 
 class SettingsStep(Step):
     key, title = "settings", "Settings"
+    hints = "tab next field · enter preview · esc back"
     FIELDS = (("replicas", "Replicas"), ("gpus", "GPUs per pod"), ("namespace", "Namespace"),
               ("name", "Name"), ("image", "Image"), ("model", "Model"))
 
@@ -182,6 +186,7 @@ class SettingsStep(Step):
 
 class PreviewStep(Step):
     key, title = "preview", "Preview"
+    hints = "↑↓ scroll · d diff · y YAML · enter apply · esc back"
     BINDINGS = [Binding("enter", "screen.apply_preview", "Apply"),
                 Binding("d", "to_diff", "Diff"), Binding("y", "to_yaml", "YAML")]
     diff_line = 0  # where the diff starts in the text
@@ -222,6 +227,7 @@ class PreviewStep(Step):
 
 class ApplyStep(Step):
     key, title = "apply", "Apply"
+    hints = "enter readiness · esc cancel / back"
 
     def __init__(self) -> None:
         super().__init__()
@@ -250,6 +256,7 @@ class ApplyStep(Step):
 
 class VerdictStep(Step):
     key, title = "verdict", "Readiness"
+    hints = "enter test inference · esc back"
 
     def __init__(self) -> None:
         super().__init__()
@@ -276,6 +283,7 @@ class VerdictStep(Step):
 
 class InferStep(Step):
     key, title = "infer", "Test inference"
+    hints = "enter send · esc back"
 
     def __init__(self) -> None:
         super().__init__()
@@ -320,6 +328,7 @@ class InferStep(Step):
 
 class LoadtestStep(Step):
     key, title = "loadtest", "Load test"
+    hints = "enter run · esc cancel / back"
     COLUMNS = ("concurrency", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors")
 
     def __init__(self) -> None:
