@@ -32,7 +32,7 @@ def rss_mib(pid: int) -> float:
 
 def main() -> None:
     result: dict[str, object] = {}
-    with ControlPlane(extra_apiserver_args=["--kubelet-preferred-address-types=InternalIP"]) as cp:
+    with ControlPlane() as cp:
         cp.start_controllers()
         node = RealNode(cp)
         node.start()

@@ -574,6 +574,8 @@ class ControlPlane:
             f"--proxy-client-key-file={pki.front_client[1]}",
             f"--kubelet-client-certificate={pki.kubelet_client[0]}",
             f"--kubelet-client-key={pki.kubelet_client[1]}",
+            # kubelets by their node's InternalIP: a node name would be looked up in DNS
+            "--kubelet-preferred-address-types=InternalIP",
             "--enable-aggregator-routing=false",
             f"--watch-cache={'true' if self.watch_cache else 'false'}",
             "--profiling=false",

@@ -65,9 +65,6 @@ def control_plane() -> Iterator[ControlPlane]:
         keep_workdir=bool(os.environ.get("MLOPS_TUI_KEEP_K8S_WORKDIR")),
         extra_apiserver_args=[
             "--watch-cache-sizes=configmaps#0",
-            # logs/exec/port-forward go to the node's InternalIP (the real node's bridge
-            # address; its name does not resolve)
-            "--kubelet-preferred-address-types=InternalIP",
         ],
     )
     try:
