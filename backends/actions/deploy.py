@@ -84,12 +84,23 @@ async def _features(applier: Applier) -> Any:
 
 async def _checked_repository(ctx: ActionContext, spec: DeploySpec
                               ) -> AsyncIterator[ActionEvent]:
-    """The repository check's lines; CheckFailed when it found problems."""
+    """The repository check's lines; CheckFailed when it found problems.
+
+    A local folder is checked in full and a claim must exist. A bucket is not read here:
+    the server reads it with its own credentials (``s3_secret`` or the node's role), which
+    this machine may not have; the check_repository step reads it with this machine's.
+    """
     if spec.source.kind == "pvc" and spec.pvc_size:
         yield events.warning(f"{spec.source.uri}: the claim is created by this deploy; "
                              "its contents are not checked")
         return
-    checked = await repository.check(ctx, spec.model_repository, spec.namespace)
+    if spec.source.kind == "s3":
+        yield events.warning(f"{spec.source.uri}: not read by deploy (the server reads it "
+                             "with its own credentials); check_repository reads it from "
+                             "here")
+        return
+    checked = await repository.check(ctx, spec.model_repository, spec.namespace,
+                                     pending_ok=True)
     for line in checked.warnings:
         yield events.warning(line)
     for line in checked.problems:

@@ -120,8 +120,8 @@ def _check_s3(source: Any, endpoint_url: str | None) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-async def _check_claim(ctx: ActionContext, source: Any, namespace: str, checked: Checked
-                       ) -> None:
+async def _check_claim(ctx: ActionContext, source: Any, namespace: str, checked: Checked,
+                       pending_ok: bool) -> None:
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
     ref = ResourceRef(ctx.kind("persistentvolumeclaims"), source.claim, namespace)
     try:
@@ -131,15 +131,22 @@ async def _check_claim(ctx: ActionContext, source: Any, namespace: str, checked:
                                 f"namespace {namespace}")
         return
     phase = (claim.get("status") or {}).get("phase") or "Pending"
-    if phase != "Bound":
+    if phase == "Pending" and pending_ok:  # a WaitForFirstConsumer class binds for a pod
+        checked.warnings.append(f"{source.uri}: claim {source.claim!r} is Pending: it binds "
+                                "when the server's pod uses it, if its storage class waits "
+                                "for one")
+    elif phase != "Bound":
         checked.problems.append(f"{source.uri}: claim {source.claim!r} is {phase}, not Bound")
     checked.warnings.append(f"{source.uri}: the claim's contents cannot be read from here; "
                             "the server checks them when it loads the models")
 
 
 async def check(ctx: ActionContext, text: str, namespace: str,
-                endpoint_url: str | None = None) -> Checked:
+                endpoint_url: str | None = None, *, pending_ok: bool = False) -> Checked:
     """Check the repository ``text`` names (a path, ``pvc://`` or ``s3://``).
+
+    ``pending_ok``: a Pending claim is a warning, not a problem (a deploy: the claim may
+    wait for the pod that uses it).
 
     Raises:
         ConfigError: ``text`` names no repository, or S3 has no credentials.
@@ -148,7 +155,7 @@ async def check(ctx: ActionContext, text: str, namespace: str,
     source = parse_source(text)
     checked = Checked(source)
     if source.kind == "pvc":
-        await _check_claim(ctx, source, namespace, checked)
+        await _check_claim(ctx, source, namespace, checked, pending_ok)
         return checked
     if source.kind == "s3":
         report = await asyncio.to_thread(_check_s3, source, endpoint_url)

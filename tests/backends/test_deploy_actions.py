@@ -456,3 +456,35 @@ def test_a_bad_url_is_one_clear_line(url, protocol, says):
     with pytest.raises(ConfigError) as info:
         parse_url(url, protocol)
     assert says in str(info.value) and "s3cret" not in str(info.value)
+
+
+@pytest.mark.apiserver
+def test_deploy_from_a_claim_or_a_bucket(make_backend, fresh_namespace, admin_api):
+    """A claim must exist (Pending is told: it may wait for the pod); a bucket is left to
+    the server, which reads it with the Secret's keys, never a literal key."""
+    from kubernetes import client as k8s
+
+    backend = make_backend()
+    args = {"name": "resnet", "replicas": 1, "dry_run": True}
+    missing = run(backend, "deploy", fresh_namespace, model_repository="pvc://models/repo",
+                  **args)
+    assert last(missing).failure == Failure.CHECK
+    assert "claim 'models' does not exist" in last(missing).message
+
+    k8s.CoreV1Api(admin_api).create_namespaced_persistent_volume_claim(fresh_namespace, {
+        "metadata": {"name": "models"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "storageClassName": "later",
+            "resources": {"requests": {"storage": "1Gi"}}}})
+    pending = run(backend, "deploy", fresh_namespace, model_repository="pvc://models/repo",
+                  **args)
+    assert last(pending).kind == EventKind.OK, pending
+    assert any("is Pending" in w for w in lines(pending, EventKind.WARNING))
+
+    bucket = run(backend, "deploy", fresh_namespace, model_repository="s3://models/triton",
+                 s3_secret="aws-keys", s3_region="eu-west-1", **args)
+    assert last(bucket).kind == EventKind.OK, bucket
+    assert any("not read by deploy" in w for w in lines(bucket, EventKind.WARNING))
+    (dep,) = [m for m in last(bucket).data["manifests"] if m["kind"] == "Deployment"]
+    env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {
+        "name": "aws-keys", "key": "AWS_SECRET_ACCESS_KEY"}}} in env
