@@ -23,6 +23,7 @@ from mlops_tui.backends.errors import BackendError
 from mlops_tui.tui.screens import deploy_form as form_checks
 from mlops_tui.tui.screens import deploy_render as render
 from mlops_tui.tui.screens import deploy_steps as steps
+from mlops_tui.tui.screens import serving_steps as serving
 from mlops_tui.tui.screens.deploy_form import DeployForm
 from mlops_tui.tui.screens.deploy_serving import ServingSteps
 
@@ -36,7 +37,8 @@ class DeployScreen(ServingSteps):
 
     def __init__(self, namespace: str = "", *,
                  actions: Mapping[str, Any] | None = None) -> None:
-        super().__init__("Deploy a model", [cls() for cls in steps.STEP_CLASSES],
+        super().__init__("Deploy a model", [cls() for cls in (*steps.DEPLOY_STEPS,
+                                                               *serving.SERVING_STEPS)],
                          actions=actions)
         self.form = DeployForm(namespace=namespace or "default")
         settings = self.settings.fields
@@ -209,7 +211,7 @@ class DeployScreen(ServingSteps):
         step.events_log.clear()
         step.show_status("applying…")
 
-        verdict_step: steps.VerdictStep = self.steps["verdict"]  # type: ignore[assignment]
+        verdict_step: serving.VerdictStep = self.steps["verdict"]  # type: ignore[assignment]
 
         def show(event: ActionEvent) -> None:
             if event.kind is EventKind.PROGRESS and event.fraction is not None:

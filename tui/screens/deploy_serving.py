@@ -11,7 +11,7 @@ from textual.widgets import Button, Input
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.tui.screens import deploy_form as form_checks
 from mlops_tui.tui.screens import deploy_render as render
-from mlops_tui.tui.screens import deploy_steps as steps
+from mlops_tui.tui.screens import serving_steps as steps
 from mlops_tui.tui.screens.deploy_form import DeployForm
 from mlops_tui.tui.screens.wizard import WizardScreen
 
