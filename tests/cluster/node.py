@@ -251,7 +251,12 @@ class RealNode:
             self.workdir = Path(tempfile.mkdtemp(prefix=node_host.WORKDIR_PREFIX))
         for sub in ("logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/root", "varlog"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        self.slot = node_host.acquire_slot(self.workdir if self._own_workdir else None)
+        try:
+            self.slot = node_host.acquire_slot(self.workdir if self._own_workdir else None)
+        except BaseException:
+            if self._own_workdir and not self.keep_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         try:
             node_host.create_bridge(self.slot)
             node_host.make_cgroup_root(self.slot.cgroup_root)

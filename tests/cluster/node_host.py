@@ -149,6 +149,7 @@ def _clean_stale(slot: Slot) -> None:
 def release_slot(slot: Slot) -> None:
     """Give the slot back; the last node restores the baseline."""
     with _host_lock():
+        os.ftruncate(slot.fd, 0)  # a node that stopped left nothing stale (or kept it)
         os.close(slot.fd)
         if not any(_slot_held(i) for i in range(MAX_SLOTS)):
             restore_baseline()
