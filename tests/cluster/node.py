@@ -79,7 +79,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from tests.cluster import node_host
+from tests.cluster import node_host, node_runtime
 from tests.cluster.controlplane import K8S_VERSION, ControlPlane, _Proc, _tail, free_port
 
 NODE_NAME = "real-1"
@@ -286,8 +286,6 @@ class RealNode:
         """Delete the node's pods and the Node, stop the kubelet and containerd by PID,
         kill what is left in the node's cgroups, remove the bridge and the cgroups,
         restore the sysctls (when no other node runs) and remove the work dir."""
-        from tests.cluster import node_runtime
-
         if self.slot is None:
             return
         if self._registered:
@@ -312,31 +310,8 @@ class RealNode:
 
     # ---- pieces
     def _write_cni_config(self) -> None:
-        """Bridge without gateway or masquerade: pods reach only this subnet."""
         assert self.slot is not None and self.workdir is not None
-        i = self.slot.index
-        conf = {
-            "cniVersion": "0.4.0",
-            "name": f"mlops-tui-node-{i}",
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": self.slot.bridge,
-                    "isGateway": False,
-                    "ipMasq": False,
-                    "hairpinMode": True,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{
-                            "subnet": self.slot.subnet,
-                            "rangeStart": f"10.250.{i}.10",
-                            "rangeEnd": f"10.250.{i}.250",
-                        }]],
-                        "dataDir": str(self.workdir / "cni" / "ipam"),
-                    },
-                }
-            ],
-        }
+        conf = node_runtime.cni_conflist(self.slot, self.workdir / "cni" / "ipam")
         final = self.workdir / "cni" / "net.d" / "10-mlops-tui.conflist"
         tmp = final.with_suffix(".tmp")
         tmp.write_text(json.dumps(conf, indent=2))
@@ -348,23 +323,13 @@ class RealNode:
         return self.workdir / "containerd" / "containerd.sock"
 
     def _start_containerd(self) -> None:
-        from tests.cluster import node_runtime
-
         assert self.workdir is not None
         config = self.workdir / "containerd" / "config.toml"
         assert self.slot is not None
         config.write_text(
             node_runtime.containerd_config(self.workdir, IMAGES["pause"], self.slot.shim_cgroup)
         )
-        # a private mount namespace: /run, /var/lib and /var/log of containerd, the
-        # kubelet and the shims are their own (see the module docstring)
-        setup = (
-            "set -e; mount -t tmpfs -o mode=755 node-run /run; mkdir -p /run/netns; "
-            "mount -t tmpfs -o mode=755 node-varlib /var/lib; mkdir -p /var/lib/cni; "
-            f"mount --bind {self.workdir / 'varlog'} /var/log; "
-            f'exec containerd --config "{config}"'
-        )
-        argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup]
+        argv = node_runtime.containerd_argv(self.workdir / "varlog", config)
         self._launch("containerd", argv, self._env())
         self._wait("containerd", lambda: self._ctr("version").returncode == 0, 30)
 
@@ -403,8 +368,6 @@ class RealNode:
             raise NodeError(f"images not in containerd after import: {missing}")
 
     def _start_kubelet(self) -> None:
-        from tests.cluster import node_runtime
-
         assert self.workdir is not None and self.slot is not None
         kdir = self.workdir / "kubelet"
         crt, key = self.cp.issue_client_cert(
@@ -418,23 +381,11 @@ class RealNode:
         self.kubelet_port, self.healthz_port = free_port(), free_port()
         config = kdir / "config.yaml"
         config.write_text(json.dumps(node_runtime.kubelet_config(self, resolv), indent=2))
-        containerd_pid = self._procs["containerd"].pid
-        argv = [
-            "nsenter", f"--mount=/proc/{containerd_pid}/ns/mnt", "--",
-            str(find_kubelet(self.node_dir)),
-            f"--config={config}",
-            f"--kubeconfig={kubeconfig}",
-            f"--root-dir={kdir / 'root'}",
-            f"--cert-dir={kdir / 'pki'}",
-            "--container-runtime=remote",
-            f"--container-runtime-endpoint=unix://{self.containerd_socket}",
-            f"--pod-infra-container-image={IMAGES['pause']}",
-            f"--node-ip={self.slot.host_ip}",
-            f"--hostname-override={self.name}",
-            f"--node-labels={LABEL_KEY}=true",
-            f"--register-with-taints={LABEL_KEY}=true:NoSchedule",
-            "--v=1",
-        ]
+        kubelet = find_kubelet(self.node_dir)
+        assert kubelet is not None
+        argv = node_runtime.kubelet_argv(
+            self, kubelet, self._procs["containerd"].pid, config, kubeconfig
+        )
         self._launch("kubelet", argv, self._env())
         self._registered = True
 

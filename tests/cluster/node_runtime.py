@@ -17,10 +17,73 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.cluster.node_host import Slot
+
 if TYPE_CHECKING:
     from tests.cluster.node import RealNode
 
 EVICT_TIMEOUT_S = 30.0
+
+
+def cni_conflist(slot: Slot, ipam_dir: Path) -> dict[str, Any]:
+    """The pod network: the slot's bridge without gateway or masquerade (no forwarding,
+    no default route in pods), so pods reach only this subnet."""
+    i = slot.index
+    bridge = {
+        "type": "bridge",
+        "bridge": slot.bridge,
+        "isGateway": False,
+        "ipMasq": False,
+        "hairpinMode": True,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{
+                "subnet": slot.subnet,
+                "rangeStart": f"10.250.{i}.10",
+                "rangeEnd": f"10.250.{i}.250",
+            }]],
+            "dataDir": str(ipam_dir),
+        },
+    }
+    return {"cniVersion": "0.4.0", "name": f"mlops-tui-node-{i}", "plugins": [bridge]}
+
+
+def containerd_argv(varlog: Path, config: Path) -> list[str]:
+    """containerd in a private mount namespace whose /run, /var/lib (tmpfs) and /var/log
+    (``varlog``) are its own; the kubelet joins it (see the node module docstring)."""
+    setup = (
+        "set -e; mount -t tmpfs -o mode=755 node-run /run; mkdir -p /run/netns; "
+        "mount -t tmpfs -o mode=755 node-varlib /var/lib; mkdir -p /var/lib/cni; "
+        f'mount --bind "{varlog}" /var/log; '
+        f'exec containerd --config "{config}"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup]
+
+
+def kubelet_argv(
+    node: RealNode, kubelet: Path, containerd_pid: int | None, config: Path, kubeconfig: Path
+) -> list[str]:
+    """The kubelet, in containerd's mount namespace, registering the tainted node."""
+    from tests.cluster.node import IMAGES, LABEL_KEY
+
+    assert node.slot is not None and node.workdir is not None
+    kdir = node.workdir / "kubelet"
+    return [
+        "nsenter", f"--mount=/proc/{containerd_pid}/ns/mnt", "--",
+        str(kubelet),
+        f"--config={config}",
+        f"--kubeconfig={kubeconfig}",
+        f"--root-dir={kdir / 'root'}",
+        f"--cert-dir={kdir / 'pki'}",
+        "--container-runtime=remote",
+        f"--container-runtime-endpoint=unix://{node.containerd_socket}",
+        f"--pod-infra-container-image={IMAGES['pause']}",
+        f"--node-ip={node.slot.host_ip}",
+        f"--hostname-override={node.name}",
+        f"--node-labels={LABEL_KEY}=true",
+        f"--register-with-taints={LABEL_KEY}=true:NoSchedule",
+        "--v=1",
+    ]
 
 
 def containerd_config(workdir: Path, sandbox_image: str, shim_cgroup: str) -> str:
