@@ -44,18 +44,21 @@ async def echo(port: int, payload: bytes, chunk: int = 256 * 1024) -> int:
 
     sender = asyncio.create_task(send())
     got = 0
-    async with asyncio.timeout(300):
-        while got < len(payload):
-            data = await reader.read(1 << 20)
-            if not data:
-                break
-            got += len(data)
-    await sender
-    writer.close()
+    try:
+        async with asyncio.timeout(120):
+            while got < len(payload):
+                data = await reader.read(1 << 20)
+                if not data:
+                    break
+                got += len(data)
+            await sender
+    finally:
+        sender.cancel()
+        writer.close()
     return got
 
 
-async def measure(port: int, megabytes: int, connects: int) -> dict[str, float]:
+async def measure(port: int, megabytes: int, connects: int) -> dict[str, float | str]:
     for _ in range(100):  # nc may not listen yet
         try:
             if await echo(port, b"x") == 1:
@@ -74,13 +77,17 @@ async def measure(port: int, megabytes: int, connects: int) -> dict[str, float]:
     one = time.perf_counter() - t0
     parts = [secrets.token_bytes(4 << 20) for _ in range(16)]
     t0 = time.perf_counter()
-    assert await asyncio.gather(*(echo(port, p) for p in parts)) == [len(p) for p in parts]
-    sixteen = time.perf_counter() - t0
+    try:
+        got = await asyncio.gather(*(echo(port, p) for p in parts))
+        sixteen: float | str = round(64 / (time.perf_counter() - t0), 1)
+        assert got == [len(p) for p in parts]
+    except TimeoutError:  # kubectl 1.32's SPDY forward was seen to stall here
+        sixteen = "stalled for 120 s"
     quantiles = statistics.quantiles(firsts, n=20)
     return {"first_byte_ms_p50": round(statistics.median(firsts), 1),
             "first_byte_ms_p95": round(quantiles[18], 1),
             "one_connection_mb_s": round(megabytes / one, 1),
-            "sixteen_connections_mb_s": round(64 / sixteen, 1)}
+            "sixteen_connections_mb_s": sixteen}
 
 
 async def ours(cp: ControlPlane, megabytes: int, connects: int) -> dict[str, float]:
