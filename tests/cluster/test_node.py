@@ -107,7 +107,7 @@ def test_stop_leaves_nothing_behind(control_plane, fresh_namespace):
     """A second node: start, run a pod, stop; everything it set up is gone."""
     if (reason := missing_reason()) is not None:
         pytest.skip(f"real node unavailable: {reason}")
-    others_before = any(node_host._slot_held(i) for i in range(node_host.MAX_SLOTS))
+    alone_before = not any(node_host._slot_held(i) for i in range(node_host.MAX_SLOTS))
     sysctls_before = node_host.read_sysctls()
     node = RealNode(control_plane, f"real-teardown-{secrets.token_hex(2)}")
     node.start()
@@ -120,6 +120,7 @@ def test_stop_leaves_nothing_behind(control_plane, fresh_namespace):
         core.create_namespaced_pod(fresh_namespace, body)
         wait_for(lambda: phase(core, "sleeper", fresh_namespace) == "Running", 60, "pod Running")
         assert node_host.cgroup_pids(slot.cgroup_root)  # the pod's processes
+        assert node_host.read_sysctls()["kernel/panic"] == "10"  # what the kubelet sets
         shims = node_runtime_shims(node)
         assert shims
     finally:
@@ -133,7 +134,10 @@ def test_stop_leaves_nothing_behind(control_plane, fresh_namespace):
     assert not workdir.exists()
     names = [n.metadata.name for n in control_plane.core_v1().list_node().items]
     assert node.name not in names
-    if not others_before:
+    # the last node to stop restores them (other test sessions may run nodes meanwhile;
+    # test_the_last_node_to_stop_restores_the_sysctls covers that logic on its own)
+    alone_after = not any(node_host._slot_held(i) for i in range(node_host.MAX_SLOTS))
+    if alone_before and alone_after:
         assert node_host.read_sysctls() == sysctls_before
         assert not (node_host.STATE_DIR / "baseline.json").exists()
 
@@ -256,3 +260,36 @@ def test_what_a_killed_session_left_is_removed_by_the_next_start(
     assert not workdir.exists()
     for mount in node_host.cgroup_mounts():
         assert not (mount / slot.cgroup_root.lstrip("/")).exists()
+
+
+def test_the_last_node_to_stop_restores_the_sysctls(tmp_path, monkeypatch):
+    """The slot bookkeeping alone, on a state dir and a /proc/sys stand-in of its own
+    (no node, no bridge, no cgroups: those calls are stubbed): two overlapping nodes, and
+    a baseline left by a killed session."""
+    proc_sys = tmp_path / "sys"
+    for key in node_host.KUBELET_SYSCTLS:
+        (proc_sys / key).parent.mkdir(parents=True, exist_ok=True)
+        (proc_sys / key).write_text("0\n")
+    monkeypatch.setattr(node_host, "STATE_DIR", tmp_path / "state")
+    monkeypatch.setattr(node_host, "_PROC_SYS", proc_sys)
+    monkeypatch.setattr(node_host, "delete_bridge", lambda name: None)
+    monkeypatch.setattr(node_host, "remove_cgroup_root", lambda rel: [])
+    panic = proc_sys / "kernel" / "panic"
+
+    first = node_host.acquire_slot()
+    panic.write_text("10\n")  # what a kubelet does
+    second = node_host.acquire_slot()
+    assert (first.index, second.index) == (0, 1)
+    node_host.release_slot(first)
+    assert panic.read_text().strip() == "10"  # the second node still runs
+    node_host.release_slot(second)
+    assert panic.read_text().strip() == "0"
+    assert not (node_host.STATE_DIR / "baseline.json").exists()
+
+    killed = node_host.acquire_slot()
+    panic.write_text("10\n")
+    os.close(killed.fd)  # the session dies: its lock goes, its baseline stays
+    again = node_host.acquire_slot()
+    assert panic.read_text().strip() == "0"  # restored before the new baseline
+    node_host.release_slot(again)
+    assert panic.read_text().strip() == "0"
