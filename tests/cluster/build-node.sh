@@ -25,7 +25,7 @@ K8S_VERSION=1.20.2
 TRITON_VERSION=2.51
 REGISTRY=localhost/mlops-tui-test
 # bump when what goes into an image changes: the archives are rebuilt
-IMAGE_RECIPE=2
+IMAGE_RECIPE=3
 PACKAGES=(containerd runc containernetworking-plugins umoci skopeo busybox-static gcc libc6-dev)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -218,6 +218,17 @@ if ! image_done triton && [[ -x $SITE/pytriton/tritonserver/bin/tritonserver ]];
     cp -L /usr/bin/bash "$r/usr/bin/bash"
     ln -s bash "$r/usr/bin/sh"
     cp /bin/busybox "$r/usr/bin/busybox"   # for exec in tests (nc, ls, cat): `busybox nc`
+    # the entrypoint works as the NGC image's does (it execs "$@"): a pod's args may start
+    # with the command (args: [tritonserver, --model-repository=...], as KServe and the
+    # deploy feature write them) or hold only tritonserver's options
+    cat >"$r/usr/bin/triton-entrypoint" <<'ENTRY'
+#!/usr/bin/bash
+case "${1:-}" in
+    "" | -*) exec tritonserver "$@" ;;
+    *) exec "$@" ;;
+esac
+ENTRY
+    chmod 755 "$r/usr/bin/triton-entrypoint"
 
     # shared libraries of every ELF file in the image, copied from the host
     log "triton image: collecting shared libraries (ldd)"
@@ -259,7 +270,7 @@ if ! image_done triton && [[ -x $SITE/pytriton/tritonserver/bin/tritonserver ]];
     pack triton "$r" "$REGISTRY/tritonserver:$TRITON_VERSION" \
         --config.env "PATH=$venv_in/bin:/opt/tritonserver/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
         --config.env "LD_LIBRARY_PATH=$libs_in" \
-        --config.entrypoint tritonserver \
+        --config.entrypoint /usr/bin/triton-entrypoint \
         --config.cmd=--model-repository=/models \
         --config.workingdir /
 elif ! image_done triton; then
