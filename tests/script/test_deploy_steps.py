@@ -176,3 +176,38 @@ def test_no_port_forward_exits_2_and_says_to_give_url(cli_env, tmp_path):
     (failed,) = [r for r in json_lines(result.stdout) if r["status"] == "failed"]
     assert "cannot port-forward" in failed["error"] and "url" in failed["error"]
     assert "Traceback" not in result.stderr.decode()
+
+
+@pytest.mark.apiserver
+def test_the_model_loop_as_a_script_on_the_real_node(tmp_path, env, fresh_namespace,
+                                                      real_node):
+    """The documented steps, end to end, by the real binary: the pods really run."""
+    import json
+
+    write_model_repository(tmp_path / "model_repository", DEFAULT_MODELS[:1])
+    placement = json.dumps({"image": real_node.images["triton"],
+                            "init_image": real_node.images["busybox"],
+                            "image_pull_policy": "Never",
+                            "tolerations": [real_node.toleration],
+                            "node_selector": real_node.node_selector})[1:-1]
+    script = tmp_path / "loop.yaml"
+    script.write_text(f"""\
+namespace: {fresh_namespace}
+steps:
+  - check_repository: {{path: ./model_repository}}
+  - deploy: {{name: resnet, model_repository: ./model_repository, runtime: triton,
+             replicas: 1, gpus: 0, dry_run: false, timeout: 3m, {placement}}}
+  - wait: {{for: model_ready, name: resnet, model: resnet50, timeout: 1m}}
+  - infer: {{name: resnet, model: resnet50, protocol: grpc, inputs: random}}
+  - loadtest: {{name: resnet, model: resnet50, protocol: grpc, concurrency: [1, 4],
+               duration: 1s, warmup: 0, output: results.json}}
+  - undeploy: {{name: resnet}}
+""")
+    result = run(script, env)
+    assert result.returncode == 0, result.stdout.decode()[-4000:] + result.stderr.decode()
+    done = {r["action"]: r["data"] for r in records(result, "ok")}
+    assert list(done) == ["check_repository", "deploy", "wait", "infer", "loadtest",
+                          "undeploy"]
+    assert done["deploy"]["verdict"]["state"] == "Ready"
+    assert [s["level"] for s in done["loadtest"]["steps"]] == [1, 4]
+    assert (tmp_path / "results.json").exists() and (tmp_path / "results.csv").exists()
