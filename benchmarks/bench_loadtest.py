@@ -2,8 +2,9 @@
 tritonserver (tests/servers/triton.py), same model and input, in the same run: concurrency
 1, 4 and 16 over gRPC and HTTP.
 
-Each cell is measured ``--rounds`` times per tool, alternating which goes first, and the
-medians are compared (the machine is shared: single runs swing by tens of percent).
+Each cell is measured ``--rounds`` times per tool, alternating which goes first; a cell's
+ratio is the median of its rounds' ratios (the machine is shared: single runs swing by
+tens of percent).
 Prints one JSON line: per cell requests/s and p99 of both and their ratios, ending with
 ``min_ratio``, the lowest ours/perf_analyzer requests/s over all cells (target >= 1.0, with
 p99 no worse than 1.2x). Needs ``bash benchmarks/setup-perf-analyzer.sh`` and the triton
@@ -89,7 +90,9 @@ async def run_ours(protocol: str, address: str, concurrency: int, seconds: float
 
 
 def cell(protocol: str, concurrency: int, pa_runs: list[dict], our_runs: list[dict]) -> dict:
-    """One cell: medians over the rounds, their ratios, and every round's requests/s."""
+    """One cell: medians over the rounds and every round's requests/s. The ratios are the
+    medians of each round's ratio (the two tools of one round ran back to back, so a
+    neighbour's burst on the shared machine moves both)."""
     def med(runs: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
@@ -100,10 +103,12 @@ def cell(protocol: str, concurrency: int, pa_runs: list[dict], our_runs: list[di
         "concurrency": concurrency,
         "ours_rps": round(ours_rps, 1),
         "pa_rps": round(pa_rps, 1),
-        "rps_ratio": round(ours_rps / pa_rps, 3),
+        "rps_ratio": round(statistics.median(
+            o["rps"] / p["rps"] for o, p in zip(our_runs, pa_runs, strict=True)), 3),
         "ours_p99_ms": round(ours_p99, 3),
         "pa_p99_ms": round(pa_p99, 3),
-        "p99_ratio": round(ours_p99 / pa_p99, 3),
+        "p99_ratio": round(statistics.median(
+            o["p99_ms"] / p["p99_ms"] for o, p in zip(our_runs, pa_runs, strict=True)), 3),
         "ours_rps_rounds": [round(r["rps"]) for r in our_runs],
         "pa_rps_rounds": [round(r["rps"]) for r in pa_runs],
         "ours_errors": sum(r["errors"] for r in our_runs),

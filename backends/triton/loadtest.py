@@ -17,12 +17,15 @@ import asyncio
 import contextlib
 import math
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
 from mlops_tui.backends.errors import ConnectionFailed, Forbidden, NotFound, Unauthorized
+from mlops_tui.backends.triton.loadtest_grpc import GRPC_STATUS_KINDS
+from mlops_tui.backends.triton.loadtest_http import HttpPool
 from mlops_tui.backends.triton.loadtest_results import (
     StepResult,
     load_results,
@@ -30,7 +33,13 @@ from mlops_tui.backends.triton.loadtest_results import (
     summarize,
 )
 from mlops_tui.backends.triton.loadtest_step import StepCounters, StepSamples, StepSpec, run_step
-from mlops_tui.backends.triton.loadtest_wire import WireRequest, encode_request, make_sender
+from mlops_tui.backends.triton.loadtest_wire import (
+    WireRequest,
+    encode_request,
+    http_head,
+    make_sender,
+    model_path,
+)
 from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint
 
 __all__ = [
@@ -200,8 +209,6 @@ async def _probe_kind(wire: WireRequest, endpoint: TritonEndpoint) -> str | None
         import grpc.aio
         from tritonclient.grpc import service_pb2
 
-        from mlops_tui.backends.triton.loadtest_wire import _GRPC_KINDS
-
         if wire.ssl:
             channel = grpc.aio.secure_channel(wire.address, grpc.ssl_channel_credentials())
         else:
@@ -217,16 +224,11 @@ async def _probe_kind(wire: WireRequest, endpoint: TritonEndpoint) -> str | None
                 reply = await call(request, timeout=PROBE_TIMEOUT_S,
                                    metadata=wire.headers or None)
             except grpc.aio.AioRpcError as e:
-                return _GRPC_KINDS.get(e.code().name, e.code().name.lower())
+                return GRPC_STATUS_KINDS.get(e.code().value[0], "server")
             return None if reply.ready else "not_ready"
         finally:
             await channel.close(grace=None)
-    from mlops_tui.backends.triton.loadtest_http import HttpPool
-    from mlops_tui.backends.triton.loadtest_wire import http_head, model_path
-
     host, _, port = endpoint.address.rpartition(":")
-    import ssl
-
     pool = HttpPool(host.strip("[]") or "127.0.0.1", int(port),
                     ssl.create_default_context() if endpoint.ssl else None, PROBE_TIMEOUT_S)
     try:
@@ -250,7 +252,8 @@ async def run_loadtest(
             first step (see :func:`probe`).
         RuntimeError (``WorkerFailed``): a worker process died.
     """
-    if not endpoint.address.rpartition(":")[2].isdigit():
+    port = endpoint.address.rpartition(":")[2]
+    if not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"address: {endpoint.address!r} is not host:port")
     wire = encode_request(endpoint, plan.model, plan.inputs, version=plan.version,
                           timeout_s=plan.request_timeout_s)
@@ -289,7 +292,7 @@ async def run_loadtest(
             async for item in pool.step(specs):
                 if isinstance(item, StepSamples):
                     yield _result(plan, level, item)
-                    break
+                    continue
                 tick = _Tick(item, time.perf_counter() - t0, last.elapsed, last.counters.ok)
                 if tick.elapsed - last.elapsed >= PROGRESS_S:
                     yield _progress(tick, n, steps, level, spec, plan.requests)

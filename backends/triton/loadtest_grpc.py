@@ -96,6 +96,7 @@ class H2Connection(asyncio.Protocol):
     def __init__(self, block: bytes, message: bytes) -> None:
         self.transport: asyncio.Transport | None = None
         self.usable = True
+        self.max_streams = STREAMS_PER_CONNECTION
         self.streams: dict[int, _Stream] = {}
         self._block = block
         self._message = message
@@ -289,6 +290,8 @@ class H2Connection(asyncio.Protocol):
                     self._stream_windows[sid] += delta
             elif key == 0x5:
                 self._peer_frame = value
+            elif key == 0x3:  # the server's limit on calls in flight on one connection
+                self.max_streams = max(1, min(value, STREAMS_PER_CONNECTION))
         self._send(_frame(SETTINGS, ACK, 0, b""))
         self._flush()
 
@@ -341,16 +344,19 @@ class GrpcH2Pool:
         self._host, self._port, self._ssl = host, port, ssl_context
         self._block, self._message, self._timeout = block, message, timeout_s
         self._conns: list[H2Connection] = []
+        self._draining: list[H2Connection] = []
         self._connecting: asyncio.Future | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
     async def _connection(self) -> H2Connection | str:
         conns = self._conns
         if any(not c.usable for c in conns):
+            # a connection that got GOAWAY may still answer its calls: it drains apart
+            self._draining += [c for c in conns if not c.usable and c.streams]
             conns = self._conns = [c for c in conns if c.usable]
         if conns:
             best = min(conns, key=lambda c: len(c.streams))
-            if (len(best.streams) < STREAMS_PER_CONNECTION or len(conns) >= MAX_CONNECTIONS
+            if (len(best.streams) < best.max_streams or len(conns) >= MAX_CONNECTIONS
                     or self._connecting is not None):
                 return best
         if self._connecting is None:
@@ -397,7 +403,10 @@ class GrpcH2Pool:
 
     def _check(self) -> None:
         limit = time.monotonic() - self._timeout
-        for conn in self._conns:
+        for conn in [c for c in self._draining if not c.streams]:
+            conn.abort("cancelled")
+        self._draining = [c for c in self._draining if c.streams]
+        for conn in self._conns + self._draining:
             for sid in [s for s, st in conn.streams.items() if st.started < limit]:
                 conn.end_stream(sid, "timeout", reset=True)
         self._arm()
@@ -408,6 +417,7 @@ class GrpcH2Pool:
             self._watchdog = None
         if self._connecting is not None:
             self._connecting.cancel()
-        for conn in self._conns:
+        for conn in self._conns + self._draining:
             conn.abort("cancelled")
         self._conns.clear()
+        self._draining.clear()

@@ -25,19 +25,6 @@ from mlops_tui.backends.triton.loadtest_http import HttpPool
 from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint
 
 GRPC_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
-#: gRPC status names → error kind (others: the status name in lower case)
-_GRPC_KINDS = {
-    "DEADLINE_EXCEEDED": "timeout",
-    "UNAVAILABLE": "unavailable",
-    "INVALID_ARGUMENT": "invalid",
-    "NOT_FOUND": "not_found",
-    "UNAUTHENTICATED": "unauthorized",
-    "PERMISSION_DENIED": "forbidden",
-    "RESOURCE_EXHAUSTED": "overloaded",
-    "INTERNAL": "server",
-    "UNKNOWN": "server",
-    "CANCELLED": "cancelled",
-}
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,18 @@ async def test_requests_slower_than_the_timeout_count_as_timeouts(own_triton, pr
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_rate_mode_skips_sends_beyond_the_in_flight_cap(own_triton, protocol, monkeypatch):
+    from mlops_tui.backends.triton import loadtest_step
+
+    monkeypatch.setattr(loadtest_step, "MAX_IN_FLIGHT", 4)
+    plan = LoadPlan("slow", (InputTensor(INPUT_NAME, "FP32", np.ones(WIDTH, np.float32)),),
+                    rates=(100.0,), duration_s=0.5, warmup_s=0, request_timeout_s=5.0)
+    _, (result,) = await collect(endpoint(own_triton, protocol), plan)
+    # 4 in flight on a 400 ms model: about 46 of the ~50 sends are skipped, none answered
+    assert 30 <= result.errors["dropped"] <= 51 and result.requests == 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_large_requests_and_answers_get_through(own_triton, protocol):
     big = (InputTensor(INPUT_NAME, "FP32", np.ones((65536, WIDTH), np.float32)),)  # 1 MiB
     plan = LoadPlan("big", big, concurrency=(3,), requests=12, warmup_s=0)
