@@ -302,6 +302,29 @@ async def test_a_running_apply_is_cancelled_and_the_app_keeps_running(make_app, 
         assert screen.current == "preview"
 
 
+async def test_a_step_cancelled_before_it_starts_is_not_left_running(make_app):
+    """enter then ctrl+c in one burst (the random-keys test found it): the worker is
+    cancelled before its task first runs, which Textual then leaves RUNNING for ever; the
+    wizard must not think it still runs (esc would only ever cancel, never go back)."""
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_wizard(app, pilot, fakes.table(fakes.Calls()))
+        await pilot.press(*"./repo")
+
+        def start_and_cancel() -> None:  # in one turn of the loop, as a fast typist does
+            screen.form.repository = "./repo"
+            screen.start(screen.check_repository())
+            screen.action_cancel()
+
+        screen.call_later(start_and_cancel)
+        await pilot.pause()
+        assert not screen.busy and app.is_running
+        assert "cancelled" in screen.steps["repository"].status_text
+        await pilot.press("enter")  # and it can run again
+        await settle(pilot, screen)
+        assert screen.current == "runtime"
+
+
 async def test_server_text_is_never_markup(make_app):
     app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -564,3 +587,56 @@ async def test_infer_and_load_test_against_a_real_triton_server(make_app, triton
         assert levels == ["1", "2"] and loadtest.bar.progress == 100
         assert (tmp_path / "results.json").exists() and (tmp_path / "results.csv").exists()
         assert str(tmp_path / "results.json") in text_of(loadtest.saved)
+
+
+# -- random keys -----------------------------------------------------------------------------
+WIZARD_KEYS = [*"ab1-0/.:[]dyn ", "enter", "enter", "escape", "tab", "shift+tab", "up", "down",
+               "backspace", "home", "end", "pagedown", "ctrl+c", "space"]
+
+
+async def test_random_keys_over_every_step_never_crash(make_app, monkeypatch):
+    """1,500 keys (fixed seed) typed as a fast typist over the wizard and its dialogs, with
+    the fake actions: no exception, no worker dying of one, and the app still answers."""
+    import asyncio
+    import random
+
+    import textual.app
+
+    from mlops_tui.tui import crash
+
+    async def no_wait(*args, **kwargs) -> None:
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(textual.app, "wait_for_idle", no_wait)
+    bugs: list[BaseException] = []
+    monkeypatch.setattr(crash, "log_exception", lambda error, where="": bugs.append(error))
+    app = await make_app()
+    rng = random.Random(20261202)
+    async with app.run_test(size=SIZE) as pilot:
+        app.exit = lambda *args, **kwargs: None  # ":q" or ctrl+c: the test goes on
+        opened = 0
+        for number in range(50):
+            if not any(isinstance(s, DeployScreen) for s in app.screen_stack):
+                wizard = DeployScreen("default", actions=fakes.table(fakes.Calls()))
+                wizard.form.name, wizard.form.model = "resnet", "resnet50"
+                app.push_screen(wizard)
+                opened += 1
+                await pilot.pause()
+            if app.screen is wizard and not wizard.busy and rng.random() < 0.5:
+                wizard.show_step(rng.choice(wizard.order))  # as if walked there
+                await pilot.pause()
+            keys = [rng.choice(WIZARD_KEYS) for _ in range(30)]
+            await pilot.press(*keys)
+            await pilot.pause()
+            assert app._exception is None, f"round {number} crashed: {keys!r}"
+            assert bugs == [], f"round {number}: a worker died: {bugs!r} after {keys!r}"
+        assert opened >= 1
+        for _ in range(12):  # still answering: back out of everything
+            if len(app.screen_stack) == 1:
+                break
+            await pilot.press("escape")
+            await pilot.pause()
+        assert len(app.screen_stack) == 1, app.screen_stack
+        await pilot.press("colon", *"serve", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DeployScreen)

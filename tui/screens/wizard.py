@@ -77,7 +77,10 @@ class WizardScreen(Screen[None]):
     @property
     def busy(self) -> bool:
         """Whether a step's action is running (ctrl+c then cancels it, not the app)."""
-        return self._worker is not None and self._worker.state in (
+        worker = self._worker
+        # a worker cancelled before its task first ran stays RUNNING in Textual 8: the
+        # cancel itself is what ends it here
+        return worker is not None and not worker.is_cancelled and worker.state in (
             WorkerState.PENDING, WorkerState.RUNNING)
 
     def show_step(self, key: str) -> None:
@@ -109,6 +112,8 @@ class WizardScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         if self._worker is not None and self.busy:
+            # said here too: a step cancelled before it started never says it itself
+            self.steps[self.current].show_status("cancelled", "yellow")
             self._worker.cancel()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
