@@ -468,3 +468,46 @@ async def test_http2_data_waits_for_the_servers_window():
     conn.data_received(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (10**6).to_bytes(4, "big"))
                        + frame(WINDOW_UPDATE, 0, 0, (10**6).to_bytes(4, "big")))
     assert not conn.streams[1].pending  # all sent once both windows opened
+
+
+KILLED_PARENT = """
+import asyncio, os, sys
+import numpy as np
+from mlops_tui.backends.triton.loadtest import LoadPlan, LoadProgress, run_loadtest
+from mlops_tui.backends.triton.tensors import InputTensor, TritonEndpoint
+
+async def main():
+    inputs = (InputTensor("INPUT__0", "FP32", np.ones((1, 4), np.float32)),)
+    plan = LoadPlan("resnet50", inputs, concurrency=(2,), duration_s=60, warmup_s=0, workers=2)
+    async for item in run_loadtest(TritonEndpoint(sys.argv[1], sys.argv[2]), plan):
+        if isinstance(item, LoadProgress) and item.requests:
+            print("running", flush=True)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_workers_end_when_their_parent_is_killed(triton_server, protocol, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(KILLED_PARENT)
+    ep = endpoint(triton_server, protocol)
+    parent = subprocess.Popen([sys.executable, str(script), ep.address, protocol],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "running"
+        # the two workers (and multiprocessing's resource tracker)
+        children = psutil.Process(parent.pid).children()
+        assert len(children) >= 2
+        parent.kill()  # no cleanup runs: the workers see their pipe close
+        parent.wait(10)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
