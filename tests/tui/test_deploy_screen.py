@@ -233,6 +233,32 @@ async def test_bad_load_test_input_is_explained_inline(make_app):
         assert "loadtest" not in calls.names()
 
 
+async def test_bad_test_request_input_is_explained_inline(make_app):
+    calls = fakes.Calls()
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_wizard(app, pilot, fakes.table(calls))
+        screen.show_step("infer")
+        await pilot.pause()
+        fields = screen.steps["infer"].fields
+        cases = [("protocol", "", "protocol must be grpc or http"),
+                 ("protocol", HOSTILE, "protocol must be grpc or http, not '[b]x[/b]'"),
+                 ("inputs", "", "type random, zeros or a path"),
+                 ("inputs", "in\x00.json", "inputs contains control characters"),
+                 ("url", "host :8001", "not a server address: 'host :8001'"),
+                 ("url", "h\x1b[2J:1", "not a server address"),
+                 ("url", "x" * 3000, "not a server address")]
+        for key, text, problem in cases:
+            good = fields[key].value
+            fields[key].input.value = text
+            fields["protocol"].input.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert problem in fields[key].problem_text, (key, text)
+            fields[key].input.value = good
+        assert "infer" not in calls.names()
+
+
 async def test_esc_goes_back_keeping_every_value(make_app):
     app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
