@@ -246,7 +246,7 @@ async def test_bad_test_request_input_is_explained_inline(make_app):
                  ("inputs", "", "type random, zeros or a path"),
                  ("inputs", "in\x00.json", "inputs contains control characters"),
                  ("url", "host :8001", "not a server address: 'host :8001'"),
-                 ("url", "h\x1b[2J:1", "not a server address"),
+                 ("url", "h\x1b[2J:1", "the server address contains control"),
                  ("url", "x" * 3000, "not a server address")]
         for key, text, problem in cases:
             good = fields[key].value
