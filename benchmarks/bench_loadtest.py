@@ -11,7 +11,7 @@ p99 no worse than 1.2x). Needs ``bash benchmarks/setup-perf-analyzer.sh`` and th
 venv (``bash tests/servers/setup-triton.sh``).
 
     python benchmarks/bench_loadtest.py                   # 3 rounds of 3 x 2 s per cell and tool
-    python benchmarks/bench_loadtest.py --seconds 1 --workers 1
+    python benchmarks/bench_loadtest.py --seconds 1 --rounds 5 --workers 1 --protocols grpc
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def main() -> None:
                         help="measurements per cell and tool (medians are reported)")
     parser.add_argument("--protocols", default="grpc,http")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrency")
-    parser.add_argument("--workers", type=int, default=0, help="our event loops (0: choose)")
+    parser.add_argument("--workers", type=int, default=0, help="our worker processes (0: choose)")
     args = parser.parse_args()
     env, binary = perf_analyzer_command()
     cells = []

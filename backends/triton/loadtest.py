@@ -5,10 +5,13 @@ raises :class:`ConnectionFailed` before any step), encodes the request once, the
 step of the plan and yields :class:`LoadProgress` a few times a second and one
 :class:`StepResult` per step. Failed requests are counted by kind, never raised.
 
-One event loop drives the load (the caller's) unless the plan asks for more than one loop
-keeps up with: then worker processes (``multiprocessing`` spawn) each run their share and
-send their raw latency samples back, merged exactly into the step's percentiles. Closing or
-cancelling the iterator ends the workers at once (terminate, then kill, by PID).
+The caller's event loop drives the load unless the plan asks for more than one loop keeps
+up with, or for worker processes (``LoadPlan.workers``): then ``multiprocessing`` spawn
+children each run their share and send their raw latency samples back, merged exactly into
+the step's percentiles. Closing or cancelling the iterator ends the workers at once
+(terminate, then kill, by PID); a worker whose parent dies exits by itself. As always with
+spawn, the program's main module must be importable without side effects (``if __name__ ==
+"__main__":``).
 """
 
 from __future__ import annotations
@@ -80,8 +83,10 @@ class LoadPlan:
     ``rates`` (open loop: requests/s at a constant pace) is given; each value is one step.
     A step measures for ``duration_s`` after ``warmup_s``; or, when ``requests`` is set,
     until that many requests completed (in rate mode: for ``requests / rate`` seconds).
-    ``workers`` is the number of event loops: 0 chooses, 1 is the caller's loop, more are
-    worker processes. ``request_timeout_s`` bounds each request (kind "timeout").
+    ``workers`` is the number of worker processes, each with its own event loop and its
+    share of the load; 0 chooses: the caller's own loop while one loop keeps up
+    (:data:`LOOP_CONCURRENCY`, :data:`LOOP_RATE`), else processes. A UI that wants the load
+    off its own loop passes 1. ``request_timeout_s`` bounds each request (kind "timeout").
     """
 
     model: str
@@ -139,13 +144,15 @@ class LoadPlan:
     def levels(self) -> tuple[float, ...]:
         return self.concurrency or self.rates
 
-    def loops(self) -> int:
-        """How many event loops drive the load (``workers``, or chosen when 0)."""
+    def processes(self) -> int:
+        """How many worker processes drive the load: ``workers``, or when 0, none (the
+        caller's loop) while one loop keeps up, else one per loop's worth (at most one per
+        CPU)."""
         if self.workers:
             return self.workers
-        need = max(max(self.concurrency, default=0) / LOOP_CONCURRENCY,
-                   max(self.rates, default=0.0) / LOOP_RATE)
-        return max(1, min(os.cpu_count() or 1, math.ceil(need)))
+        need = math.ceil(max(max(self.concurrency, default=0) / LOOP_CONCURRENCY,
+                             max(self.rates, default=0.0) / LOOP_RATE))
+        return 0 if need <= 1 else min(os.cpu_count() or 1, need)
 
     def share(self, level: float, loops: int) -> list[StepSpec | None]:
         """Each loop's part of one step (None: that loop sits it out)."""
@@ -258,9 +265,9 @@ async def run_loadtest(
     wire = encode_request(endpoint, plan.model, plan.inputs, version=plan.version,
                           timeout_s=plan.request_timeout_s)
     await probe(wire, endpoint)
-    loops = plan.loops()
+    processes = plan.processes()
     steps = len(plan.levels)
-    if loops == 1:
+    if processes == 0:
         sender = make_sender(wire)
         try:
             for n, level in enumerate(plan.levels, start=1):
@@ -282,11 +289,11 @@ async def run_loadtest(
 
     from mlops_tui.backends.triton.loadtest_worker import WorkerPool
 
-    pool = WorkerPool(wire, loops)
+    pool = WorkerPool(wire, processes)
     try:
         await pool.start()
         for n, level in enumerate(plan.levels, start=1):
-            specs = plan.share(level, loops)
+            specs = plan.share(level, processes)
             spec = next(s for s in specs if s is not None)
             t0, last = time.perf_counter(), _Tick(StepCounters(), 0.0, 0.0, 0)
             async for item in pool.step(specs):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import socket
 from pathlib import Path
 
@@ -98,6 +99,9 @@ def test_the_concurrency_is_shared_out_among_loops():
     assert [s.level for s in specs] == [3, 2]
     assert [s.requests for s in specs] == [6, 5]
     assert plan.share(1, 2)[1] is None  # one user: the second loop sits out
+    assert plan.processes() == 0  # the caller's loop keeps up with 5
+    assert LoadPlan("m", ones(), concurrency=(1, 4096)).processes() == min(os.cpu_count(), 16)
+    assert LoadPlan("m", ones(), concurrency=(1,), workers=1).processes() == 1
     rate = LoadPlan("m", ones(), rates=(100.0,), requests=50, warmup_s=0)
     assert [s.level for s in rate.share(100.0, 2)] == [50.0, 50.0]
     assert rate.share(100.0, 2)[0].duration_s == pytest.approx(0.5)  # 50 requests at 100/s
@@ -187,12 +191,14 @@ async def test_rate_mode_holds_roughly_the_asked_rate(triton_server, protocol):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_worker_processes_merge_their_samples(triton_server, protocol):
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_worker_processes_merge_their_samples(triton_server, protocol, workers):
     ep = endpoint(triton_server, protocol)
-    plan = LoadPlan("resnet50", ones(), concurrency=(3,), requests=200, warmup_s=0.2, workers=2)
+    plan = LoadPlan("resnet50", ones(), concurrency=(3,), requests=200, warmup_s=0.2,
+                    workers=workers)
     progress, (result,) = await collect(ep, plan)
     assert_sane(result)
-    assert result.requests == 200 and result.errors == {}  # 100 per worker, exactly
+    assert result.requests == 200 and result.errors == {}  # shared out exactly
     assert progress and progress[-1].fraction <= 1.0
 
 
