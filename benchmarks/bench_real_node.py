@@ -11,6 +11,7 @@ containerd and the pod's processes (MiB), and how long ``stop()`` took.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,12 +23,19 @@ from tests.cluster.controlplane import ControlPlane  # noqa: E402
 from tests.cluster.node import RealNode  # noqa: E402
 from tests.cluster.node_runtime import shim_pids  # noqa: E402
 
+IDLE_S = 20
+
 
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def main() -> None:
@@ -37,6 +45,7 @@ def main() -> None:
         node = RealNode(cp)
         node.start()
         try:
+            node.images.wait()
             result["start_s"] = {k: round(v, 1) for k, v in node.timings.items()}
             core = cp.core_v1()
             ns = cp.create_namespace("bench")
@@ -53,6 +62,12 @@ def main() -> None:
             assert node.slot is not None
             pods = node_host.cgroup_pids(node.slot.cgroup_root) - set(
                 shim_pids(node.containerd_socket))
+            ticks = os.sysconf("SC_CLK_TCK")
+            before = {n: cpu_ticks(p) for n, p in node.pids().items()}
+            time.sleep(IDLE_S)
+            result[f"idle_cpu_percent_over_{IDLE_S}s"] = {
+                n: round(100 * (cpu_ticks(p) - before[n]) / ticks / IDLE_S, 1)
+                for n, p in node.pids().items()}
             result["rss_mib"] = {
                 **{name: round(rss_mib(pid), 1) for name, pid in node.pids().items()},
                 "shims": round(sum(rss_mib(p) for p in shim_pids(node.containerd_socket)), 1),

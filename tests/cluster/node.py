@@ -16,7 +16,9 @@ The node ``real-1`` carries the taint ``mlops-tui.test/real-node=true:NoSchedule
 label ``mlops-tui.test/real-node=true``: other tests' pods stay off it, and a pod meant for
 it needs :attr:`RealNode.toleration` and :attr:`RealNode.node_selector` (``place`` adds
 both). Images are never pulled: use the names in :attr:`RealNode.images` (non-``latest``
-tags, so the default pull policy ``IfNotPresent`` finds them; ``Never`` works too). An
+tags, so the default pull policy ``IfNotPresent`` finds them; ``Never`` works too). The
+Triton image is still being imported when ``start()`` returns: ``node.images["triton"]``
+waits until it is there (``"triton" in node.images`` does not wait). An
 image that is not local fails with ``ErrImageNeverPull``/``ImagePullBackOff``; containerd
 gets a dead proxy so nothing can be fetched from outside.
 
@@ -75,7 +77,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -94,6 +96,7 @@ REQUIRED_IMAGES = ("pause", "busybox")
 CNI_BIN_DIR = Path("/usr/lib/cni")
 BUILD_SCRIPT = Path(__file__).resolve().parent / "build-node.sh"
 READY_TIMEOUT_S = 90.0
+IMPORT_TIMEOUT_S = 300.0
 #: containerd pulls through this (nothing listens): no image ever comes from outside
 DEAD_PROXY = "http://127.0.0.1:9"
 
@@ -145,6 +148,39 @@ def missing_reason(node_dir: Path | None = None) -> str | None:
     return f"{', '.join(parts)} (build them, ~2 min: bash {script})"
 
 
+class NodeImages(Mapping[str, str]):
+    """Role → image name for the images a node holds. A role still being imported (the
+    Triton image unpacks in the background after :meth:`RealNode.start`, ~5-30 s) is
+    listed at once, and its first lookup waits until it is there (or raises
+    :class:`NodeError` when the import failed)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._pending: dict[str, concurrent.futures.Future] = {}
+
+    def add(self, role: str, future: concurrent.futures.Future | None = None) -> None:
+        self._names[role] = IMAGES[role]
+        if future is not None:
+            self._pending[role] = future
+
+    def wait(self, timeout: float = IMPORT_TIMEOUT_S) -> None:
+        """Wait for every import still running (raises what one raised)."""
+        for future in self._pending.values():
+            future.result(timeout)
+
+    def __getitem__(self, role: str) -> str:
+        name = self._names[role]
+        if role in self._pending:
+            self._pending[role].result(IMPORT_TIMEOUT_S)
+        return name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class RealNode:
     """containerd + kubelet joined to ``control_plane`` as node ``name``.
 
@@ -173,11 +209,13 @@ class RealNode:
         self.keep_workdir = keep_workdir
         self.slot: node_host.Slot | None = None
         #: role -> image name, for the images this node holds (``triton`` when built)
-        self.images: dict[str, str] = {}
+        self.images = NodeImages()
+        self._importer: concurrent.futures.ThreadPoolExecutor | None = None
         self.kubelet_port = self.healthz_port = 0
         self.ready_seconds = 0.0
-        #: seconds from start() to: containerd up, pause+busybox imported, kubelet started,
-        #: node Ready, every image imported
+        #: seconds from start() to: containerd up (``containerd``), pause+busybox imported
+        #: (``small_images``), kubelet started, node Ready (``ready``), and, once the
+        #: background import is done, ``triton_image``
         self.timings: dict[str, float] = {}
         self._procs: dict[str, _Proc] = {}
         self._registered = False
@@ -264,18 +302,15 @@ class RealNode:
             self._write_cni_config()
             self._start_containerd()
             self.timings["containerd"] = time.monotonic() - t0
-            self._import_images(REQUIRED_IMAGES)
+            for role in REQUIRED_IMAGES:
+                self._import(role)
+                self.images.add(role)
             self.timings["small_images"] = time.monotonic() - t0
             self._start_kubelet()
             self.timings["kubelet_started"] = time.monotonic() - t0
-            # the large Triton image unpacks (~5-20 s) while the kubelet comes up
-            others = [r for r in IMAGES if r not in REQUIRED_IMAGES]
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                imported = pool.submit(self._import_images, others)
-                self._wait_ready(timeout)
-                self.timings["ready"] = time.monotonic() - t0
-                imported.result(timeout=300)
-                self.timings["all_images"] = time.monotonic() - t0
+            self._import_in_background([r for r in IMAGES if r not in REQUIRED_IMAGES], t0)
+            self._wait_ready(timeout)
+            self.timings["ready"] = time.monotonic() - t0
         except BaseException:
             self.stop()
             raise
@@ -288,6 +323,9 @@ class RealNode:
         restore the sysctls (when no other node runs) and remove the work dir."""
         if self.slot is None:
             return
+        if self._importer is not None:  # never stop containerd under a running import
+            self._importer.shutdown(wait=True, cancel_futures=True)
+            self._importer = None
         if self._registered:
             node_runtime.evict_pods(self)
         for name in ("kubelet", "containerd"):
@@ -352,20 +390,29 @@ class RealNode:
             timeout=timeout,
         )
 
-    def _import_images(self, roles: Sequence[str]) -> None:
-        """``ctr images import`` each role's archive (when built); check they are listed."""
+    def _import(self, role: str) -> None:
+        """``ctr images import`` the role's archive; check the image is listed."""
+        archive = image_archive(role, self.node_dir)
+        if archive is None:
+            raise NodeError(f"no {role} image archive in {self.node_dir / 'images'}")
+        res = self._ctr("images", "import", str(archive), timeout=IMPORT_TIMEOUT_S)
+        if res.returncode:
+            raise NodeError(f"ctr images import {archive} failed: {res.stderr.strip()}")
+        if IMAGES[role] not in self._ctr("images", "ls", "-q").stdout.split():
+            raise NodeError(f"{IMAGES[role]} not in containerd after importing {archive}")
+
+    def _import_in_background(self, roles: Sequence[str], t0: float) -> None:
+        """Import the large images (when built) while the kubelet comes up and tests run."""
+        roles = [r for r in roles if image_archive(r, self.node_dir) is not None]
+        if not roles:
+            return
+        self._importer = concurrent.futures.ThreadPoolExecutor(1, "node-image-import")
         for role in roles:
-            archive = image_archive(role, self.node_dir)
-            if archive is None:
-                continue
-            res = self._ctr("images", "import", str(archive), timeout=180)
-            if res.returncode:
-                raise NodeError(f"ctr images import {archive} failed: {res.stderr.strip()}")
-            self.images[role] = IMAGES[role]
-        listed = set(self._ctr("images", "ls", "-q").stdout.split())
-        missing = sorted({self.images[r] for r in roles if r in self.images} - listed)
-        if missing:
-            raise NodeError(f"images not in containerd after import: {missing}")
+            future = self._importer.submit(self._import, role)
+            future.add_done_callback(
+                lambda _f, r=role: self.timings.__setitem__(f"{r}_image", time.monotonic() - t0)
+            )
+            self.images.add(role, future)
 
     def _start_kubelet(self) -> None:
         assert self.workdir is not None and self.slot is not None

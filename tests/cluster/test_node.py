@@ -238,14 +238,16 @@ def test_what_a_killed_session_left_is_removed_by_the_next_start(
         core.create_namespaced_pod(fresh_namespace, body)
         wait_for(lambda: phase(core, "orphan", fresh_namespace) == "Running", 60, "pod Running")
         shims = node_runtime_shims(node)
-        in_cgroups = node_host.cgroup_pids(slot.cgroup_root)
-        assert shims and set(shims) <= in_cgroups  # containerd puts its shims there
+        assert shims and set(shims) <= node_host.cgroup_pids(slot.cgroup_root)  # shims there
+        node.images.wait()  # a real session dies at any time; this test kills it when idle
         # what the death of the test process does to the node
         for proc in node._procs.values():
             proc.stop()
         os.close(slot.fd)
         node.slot = None
-        assert all(_alive(pid) for pid in in_cgroups)
+        assert all(_alive(pid) for pid in shims)
+        left = node_host.cgroup_pids(slot.cgroup_root) - set(shims)  # the pod's processes
+        assert left
         assert node_host.bridge_exists(slot.bridge) and workdir.exists()
 
         next_slot = node_host.acquire_slot()
@@ -255,7 +257,7 @@ def test_what_a_killed_session_left_is_removed_by_the_next_start(
             node.stop()
         control_plane.remove_node(node.name)
 
-    assert not any(_alive(pid) for pid in in_cgroups)
+    assert not any(_alive(pid) for pid in [*shims, *left])
     assert not node_host.bridge_exists(slot.bridge)
     assert not workdir.exists()
     for mount in node_host.cgroup_mounts():
