@@ -34,7 +34,7 @@ from mlops_tui.backends.errors import ConfigError, ReadOnlyError
 from mlops_tui.backends.models import ResourceRef
 from mlops_tui.backends.protocols import Applier, ObjectReader, PortForwarder
 
-DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_TIMEOUT_S = 300.0  # under the script step's own 10 min: the verdict is told, not a cut
 SERVICE_MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
 INFERENCE_SERVICE = ("serving.kserve.io/v1beta1", "InferenceService")
 # Step options, not part of what is deployed.
