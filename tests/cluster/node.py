@@ -321,28 +321,33 @@ class RealNode:
         """Delete the node's pods and the Node, stop the kubelet and containerd by PID,
         kill what is left in the node's cgroups, remove the bridge and the cgroups,
         restore the sysctls (when no other node runs) and remove the work dir."""
-        if self.slot is None:
+        slot = self.slot
+        if slot is None:
             return
-        if self._importer is not None:  # never stop containerd under a running import
-            self._importer.shutdown(wait=True, cancel_futures=True)
-            self._importer = None
-        if self._registered:
-            node_runtime.evict_pods(self)
-        for name in ("kubelet", "containerd"):
-            proc = self._procs.pop(name, None)
-            if proc is not None:
-                proc.stop(timeout=10)
-        node_runtime.kill_shims(self)
-        left = node_host.remove_cgroup_root(self.slot.cgroup_root)
-        node_host.delete_bridge(self.slot.bridge)
-        if self._registered:
-            with contextlib.suppress(Exception):  # the control plane may be gone already
-                self.cp.remove_node(self.name)
-            self._registered = False
-        node_host.release_slot(self.slot)
-        self.slot = None
-        if self.workdir and self._own_workdir and not self.keep_workdir:
-            node_host.remove_tree(self.workdir)
+        left: list[str] = []
+        try:
+            if self._importer is not None:  # never stop containerd under a running import
+                self._importer.shutdown(wait=True, cancel_futures=True)
+                self._importer = None
+            if self._registered:
+                node_runtime.evict_pods(self)
+            for name in ("kubelet", "containerd"):
+                proc = self._procs.pop(name, None)
+                if proc is not None:
+                    proc.stop(timeout=10)
+            node_runtime.kill_shims(self)
+            left = node_host.remove_cgroup_root(slot.cgroup_root)
+            node_host.delete_bridge(slot.bridge)
+            if self._registered:
+                with contextlib.suppress(Exception):  # the control plane may be gone already
+                    self.cp.remove_node(self.name)
+                self._registered = False
+        finally:
+            # whatever failed above, the next node start removes it as stale
+            node_host.release_slot(slot)
+            self.slot = None
+            if self.workdir and self._own_workdir and not self.keep_workdir:
+                node_host.remove_tree(self.workdir)
         if left:
             raise NodeError(f"cgroups left behind: {left}")
 
