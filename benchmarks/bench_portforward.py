@@ -1,11 +1,11 @@
 """Port-forward speed: the Kubernetes backend's forward against ``kubectl port-forward``.
 
-Starts the real control plane and the real node (tests/cluster), runs a busybox pod that
-echoes every connection (``nc -ll -e cat``), then measures through both forwards in turn:
-a new connection's first echoed byte (sequential, p50/p95), one connection echoing
-``--megabytes`` (payload MB/s, sent and received at once) and 16 connections echoing
-4 MB each at once. Prints one JSON line. kubectl (SPDY) is the reference; it is skipped
-when not on PATH.
+Starts the real control plane and the real node (tests/cluster), runs a pod that echoes
+every connection (the port-forward tests' asyncio server), then measures through both
+forwards in turn: a new connection's first echoed byte (sequential, p50/p95), one
+connection echoing ``--megabytes`` (payload MB/s, sent and received at once) and 16
+connections echoing 4 MB each at once. Prints one JSON line. kubectl (SPDY) is the
+reference; it is skipped when not on PATH.
 
     python benchmarks/bench_portforward.py
     python benchmarks/bench_portforward.py --megabytes 128 --connects 50
@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.backends.test_portforward import echo_command  # noqa: E402
 from tests.cluster.controlplane import ControlPlane, find_binaries  # noqa: E402
 from tests.cluster.node import RealNode  # noqa: E402
 
@@ -129,10 +130,10 @@ async def kubectl(cp: ControlPlane, megabytes: int, connects: int) -> dict[str, 
 def start_echo_pod(cp: ControlPlane, node: RealNode) -> None:
     core = cp.core_v1()
     core.create_namespace({"metadata": {"name": NAMESPACE}})
+    image, command = echo_command(node)  # the tests' echo server, on port 8080
     core.create_namespaced_pod(NAMESPACE, {"metadata": {"name": POD}, "spec": node.place({
         "terminationGracePeriodSeconds": 1, "nodeName": node.name,  # no scheduler here
-        "containers": [{"name": "main", "image": node.images["busybox"],
-                        "command": ["nc", "-ll", "-p", str(PORT), "-e", "cat"]}]})})
+        "containers": [{"name": "main", "image": image, "command": command}]})})
     deadline = time.monotonic() + 120
     while core.read_namespaced_pod(POD, NAMESPACE).status.phase != "Running":
         if time.monotonic() > deadline:
