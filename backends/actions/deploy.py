@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import yaml
@@ -197,8 +198,10 @@ async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[Ac
         yield events.warning(f"not waiting for InferenceService {spec.name}: add a step "
                              f"wait: {{kind: inferenceservice, name: {spec.name}, "
                              "for: ready}")
-    async for event in follow(ctx, spec.name, spec.namespace, wait, req.timeout, done):
-        yield event
+    async with aclosing(follow(ctx, spec.name, spec.namespace, wait, req.timeout,
+                               done)) as stream:
+        async for event in stream:
+            yield event
 
 
 async def follow(ctx: ActionContext, name: str, namespace: str, wait: bool, timeout: float,
@@ -211,11 +214,13 @@ async def follow(ctx: ActionContext, name: str, namespace: str, wait: bool, time
         raise ConfigError(f"the {ctx.backend.name} backend cannot port-forward to ask Triton "
                           "whether the models loaded: deploy with wait: false")
     verdict: dict[str, Any] = {}
-    async for event in readiness.follow(ctx, name, namespace, None, timeout):
-        if event.terminal:
-            verdict = event.data
-            break
-        yield event
+    # closed at once when the step is cancelled: its port-forwards with it
+    async with aclosing(readiness.follow(ctx, name, namespace, None, timeout)) as stream:
+        async for event in stream:
+            if event.terminal:
+                verdict = event.data
+                break
+            yield event
     yield events.ok(f"{namespace}/{name}: {verdict.get('summary', 'Ready')}",
                     {"objects": done, "verdict": verdict})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from pydantic import Field
@@ -122,8 +123,10 @@ async def run_rollback(ctx: ActionContext, req: RollbackRequest) -> AsyncIterato
              "result": f"rolled back to revision {revision}"}]
     yield events.progress(f"deployment.apps/{req.name} rolled back to revision {revision}",
                           None, done[0])
-    async for event in follow(ctx, req.name, namespace, req.wait, req.timeout, done):
-        yield event
+    async with aclosing(follow(ctx, req.name, namespace, req.wait, req.timeout,
+                               done)) as stream:
+        async for event in stream:
+            yield event
 
 
 SPECS = (

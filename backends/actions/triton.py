@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -191,8 +192,9 @@ async def _sweep(endpoint: Any, plan: Any) -> AsyncIterator[Any]:
     from mlops_tui.backends.triton.loadtest import run_loadtest
 
     try:
-        async for item in run_loadtest(endpoint, plan):
-            yield item
+        async with aclosing(run_loadtest(endpoint, plan)) as stream:
+            async for item in stream:
+                yield item
     except ValueError as exc:  # inputs that cannot be encoded
         raise ConfigError(f"load test: {exc}") from None
     except RuntimeError as exc:  # a worker process died
@@ -212,12 +214,14 @@ async def run_loadtest(ctx: ActionContext, req: LoadtestRequest) -> AsyncIterato
             plan = _plan(req, await _model_inputs(ctx, client, req))
         yield events.progress(f"load test of {req.model} at {where} over {req.protocol}", 0.0)
         yield events.output(TABLE_HEAD)
-        async for item in _sweep(endpoint, plan):
-            if isinstance(item, StepResult):
-                results.append(item)
-                yield events.output(table_row(item))
-            else:
-                yield _progress(item)
+        # closed at once when the step is cancelled: the engine stops its workers
+        async with aclosing(_sweep(endpoint, plan)) as sweep:
+            async for item in sweep:
+                if isinstance(item, StepResult):
+                    results.append(item)
+                    yield events.output(table_row(item))
+                else:
+                    yield _progress(item)
         meta = {**results_meta(endpoint, plan), "target": where}
     files: list[str] = []
     if output is not None:

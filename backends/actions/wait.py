@@ -13,6 +13,7 @@ for each time that changes; at the timeout it fails as a check with the last sta
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
@@ -155,8 +156,11 @@ async def _model_ready(ctx: ActionContext, req: WaitRequest) -> AsyncIterator[Ac
     namespace = req.namespace or ctx.namespace or "default"
     yield events.progress(f"waiting up to {_seconds(req.timeout)} for deployment "
                           f"{namespace}/{req.name} to serve model {req.model!r}")
-    async for event in readiness.follow(ctx, req.name, namespace, req.model, req.timeout):
-        yield event
+    # closed at once when the step is cancelled: its port-forwards with it
+    async with aclosing(readiness.follow(ctx, req.name, namespace, req.model,
+                                         req.timeout)) as stream:
+        async for event in stream:
+            yield event
 
 
 async def run_wait(ctx: ActionContext, req: WaitRequest) -> AsyncIterator[ActionEvent]:

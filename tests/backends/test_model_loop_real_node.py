@@ -12,6 +12,7 @@ crash-looping container, an image that cannot be pulled, a GPU request no node c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -90,6 +91,32 @@ def server_logs(admin_api, namespace: str) -> str:
     return "\n".join(out)
 
 
+def cancelled_loadtest_leaves_no_forward(backend, namespace: str) -> list:
+    """Cancel a running load test (as Ctrl-C does): the port-forwards open afterwards."""
+    from mlops_tui.backends.actions import ACTIONS, ActionContext, execute
+
+    spec = ACTIONS["loadtest"]
+    request = spec.request.model_validate({"name": "resnet", "model": MODEL,
+                                           "protocol": "http", "concurrency": [4],
+                                           "duration": "60s", "warmup": 0})
+
+    async def cancel() -> list:
+        running = asyncio.Event()
+
+        async def consume() -> None:
+            async for event in execute(spec, ActionContext(backend, namespace), request):
+                if event.kind == EventKind.PROGRESS and isinstance(event.data, dict):
+                    running.set()  # the engine reports: requests are flowing
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(running.wait(), 30)
+        assert backend.forwards(), "a port-forward carries the load"
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return backend.forwards()
+    return asyncio.run(cancel())
+
+
 def test_the_whole_loop_on_a_real_node(real_node, make_backend, fresh_namespace, tmp_path,
                                        repo, admin_api):
     backend = make_backend()
@@ -135,6 +162,8 @@ def test_the_whole_loop_on_a_real_node(real_node, make_backend, fresh_namespace,
             time.sleep(1)
         assert rows and rows[0].model == MODEL and rows[0].namespace == fresh_namespace
         assert rows[0].throughput_rps > 0
+
+    assert cancelled_loadtest_leaves_no_forward(backend, fresh_namespace) == []
 
     gone = run(backend, "undeploy", fresh_namespace, name="resnet")
     assert last(gone).kind == EventKind.OK
