@@ -203,6 +203,10 @@ class PodPortForward:
             self._record(str(exc))
             _reset(writer)
             return
+        except Exception as exc:  # noqa: BLE001 - one failed stream must not end the forward
+            self._record(f"cannot open a stream: {exc.__class__.__name__}")  # text may leak
+            _reset(writer)
+            return
         error = ""
         try:
             error = await self._pump(reader, writer, ws)
