@@ -23,7 +23,8 @@ import yaml
 from mlops_tui.backends.errors import ConfigError, ConnectionFailed, Forbidden, Invalid, NotFound
 from mlops_tui.backends.kubernetes import KubernetesBackend
 from mlops_tui.backends.kubernetes.dialer import portforward_url, tls_context
-from mlops_tui.backends.kubernetes.portforward import LINGER_S, PodPortForward, check_running
+from mlops_tui.backends.kubernetes.forward_checks import check_running
+from mlops_tui.backends.kubernetes.portforward import LINGER_S, PodPortForward
 from mlops_tui.backends.models import BackendSettings, ResourceRef
 from mlops_tui.backends.protocols import PortForward, PortForwarder
 
