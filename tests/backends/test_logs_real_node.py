@@ -71,8 +71,8 @@ def log_pods(control_plane, real_node) -> Iterator[str]:
         return bool(status and status.restart_count >= 1 and status.state.running)
 
     try:
-        wait_for(all_running, 60, "log pods running")
-        wait_for(restarted, 60, "the restarter restarted once")  # kubelet backoff ~10 s
+        wait_for(all_running, 90, "log pods running")
+        wait_for(restarted, 90, "the restarter restarted once")  # kubelet backoff ~10 s
         yield ns
     finally:
         control_plane.delete_namespace(ns)
