@@ -12,6 +12,8 @@ import pytest
 from tests.cluster import node_host
 from tests.cluster.node import LABEL_KEY, RealNode, missing_reason
 
+pytestmark = pytest.mark.apiserver
+
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
