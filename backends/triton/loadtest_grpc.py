@@ -141,7 +141,7 @@ class H2Connection(asyncio.Protocol):
         self._stream_windows.pop(sid, None)
         if stream is not None and not stream.waiter.done():
             stream.waiter.set_result(kind)
-        if reset:
+        if reset and stream is not None:  # never for a stream that already ended
             self._send(_frame(RST_STREAM, 0, sid, struct.pack(">I", 8)))
 
     # ---- sending
