@@ -160,7 +160,8 @@ class GrpcSender:
     (see ``loadtest_grpc``: grpcio's per-call cost would be measured with the server)."""
 
     def __init__(self, wire: WireRequest) -> None:
-        from mlops_tui.backends.triton.loadtest_grpc import GrpcH2Pool, header_block
+        from mlops_tui.backends.triton.loadtest_grpc import header_block
+        from mlops_tui.backends.triton.loadtest_grpc_pool import GrpcH2Pool
 
         host, _, port = wire.address.rpartition(":")
         context = None
