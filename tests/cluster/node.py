@@ -35,12 +35,15 @@ Images (``localhost/mlops-tui-test/...``):
   Triton's default ``--backend-directory`` and ``--cache-directory`` are right. The image
   sets ``PATH=/opt/triton-venv/bin:/opt/tritonserver/bin:...`` (the venv's ``python3``
   first: its numpy 1.26) and ``LD_LIBRARY_PATH`` to the wheel's ``nvidia_pytriton.libs``.
-  Entrypoint ``["tritonserver"]``, cmd ``["--model-repository=/models"]`` (``/models`` is
-  an empty directory: mount the repository there). Either form works in a pod::
+  Entrypoint ``/usr/bin/triton-entrypoint`` (as the NGC image's: arguments that start
+  with a command run it, options alone go to ``tritonserver``), cmd
+  ``["--model-repository=/models"]`` (``/models`` is an empty directory: mount the
+  repository there). Each of these works in a pod::
 
       command: ["tritonserver", "--model-repository=/models",
                 "--backend-config=python,shm-region-prefix-name=P"]
-      args: ["--model-repository=/models", "--http-port=8000"]   # with the entrypoint
+      args: ["tritonserver", "--model-repository=/models"]   # as KServe/deploy write it
+      args: ["--model-repository=/models", "--http-port=8000"]
 
   Ports: HTTP 8000, gRPC 8001, metrics 8002 (Triton's defaults, on all pod addresses).
   The pod's ``/dev/shm`` is containerd's 64 MiB default: enough for toy Python models.
