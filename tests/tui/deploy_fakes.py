@@ -123,7 +123,7 @@ def table(calls: Calls, *, slow_apply: bool = False, hostile: bool = False,
             if hostile:
                 manifests = [{"kind": "ConfigMap", "metadata": {"name": "[b]x[/b]"},
                               "data": {"[/]": "[red]boom[/red]"}}]
-                diff = "+[link=file:///etc/passwd]x\n-[/]\n"
+                diff = "+[link=file:///etc/passwd]x\n-[/]\n+\x1b[2Jclear\x07\n"
             yield events.output("apiVersion: apps/v1 ...")
             yield events.ok("dry run: 2 objects, 1 changed", {"manifests": manifests,
                                                               "diff": diff})

@@ -61,7 +61,7 @@ async def test_walk_the_wizard_with_keys(make_app):
         await pilot.press("end", "backspace", "2", "enter")  # replicas 1 -> 2
         await settle(pilot, screen)
         assert screen.current == "preview"
-        preview = text_of(screen.preview.text)
+        preview = screen.preview.lines.plain
         assert "kind: Deployment" in preview and "+  replicas: 2" in preview
         assert "# diff against the cluster" in preview
         name, deploy = calls.log[-1]
@@ -292,8 +292,7 @@ async def test_readonly_disables_apply_rollback_and_undeploy(make_app):
         await to_settings(pilot, screen)
         await pilot.press("enter")
         await settle(pilot, screen)
-        assert screen.current == "preview" and "kind: Deployment" in text_of(
-            screen.preview.text)  # a dry run changes nothing: it is allowed
+        assert screen.current == "preview" and "kind: Deployment" in screen.preview.lines.plain  # a dry run changes nothing: it is allowed
         assert screen.preview.apply.disabled
         assert READONLY_REASON in text_of(screen.preview.note)
         await pilot.press("enter")
@@ -358,9 +357,11 @@ async def test_server_text_is_never_markup(make_app):
         await to_settings(pilot, screen)
         await pilot.press("enter")
         await settle(pilot, screen)
-        preview = text_of(screen.preview.text)
+        preview = screen.preview.lines.plain
         assert "name: '[b]x[/b]'" in preview and "[red]boom[/red]" in preview
         assert "+[link=file:///etc/passwd]x" in preview and "-[/]" in preview
+        # a control character is shown as one, never sent to the terminal
+        assert "+\ufffd[2Jclear" in preview and "\x1b" not in preview
 
 
 async def test_rollback_asks_first_and_runs_the_action(make_app):
@@ -516,7 +517,7 @@ async def test_preview_is_the_real_servers_dry_run(kube_app, fresh_namespace, re
         await pilot.press("enter")
         await settle_real(pilot, screen)
         assert screen.current == "preview"
-        preview = text_of(screen.preview.text)
+        preview = screen.preview.lines.plain
         assert "kind: Deployment" in preview and "kind: ConfigMap" in preview
         assert f"namespace: {fresh_namespace}" in preview
         assert "+++ merged/deployment.apps/triton" in preview
@@ -532,7 +533,7 @@ async def test_readonly_previews_on_the_real_server_but_cannot_apply(kube_app, r
         screen = await real_wizard_to_settings(app, pilot, repo)
         await pilot.press("enter")
         await settle_real(pilot, screen)
-        assert "kind: Deployment" in text_of(screen.preview.text)
+        assert "kind: Deployment" in screen.preview.lines.plain
         assert screen.preview.apply.disabled
         assert READONLY_REASON in text_of(screen.preview.note)
 

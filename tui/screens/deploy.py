@@ -163,7 +163,7 @@ class DeployScreen(ServingSteps):
         step = self.preview
         self.done.discard("preview")  # enter applies only what this dry run shows
         step.apply.disabled = True
-        step.text.update("")
+        step.clear()
         step.show_status("server-side dry run…")
         lines: list[str] = []
 
@@ -184,7 +184,7 @@ class DeployScreen(ServingSteps):
             return
         step.show_status(Text("\n".join([last.message or "dry run passed", *lines]),
                               style="green"))
-        step.show_preview(last.data)
+        await step.show_preview(last.data)
         step.apply.disabled = self.readonly
         self.done.add("preview")
 

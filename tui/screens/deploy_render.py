@@ -73,8 +73,9 @@ def preview_text(data: Any) -> tuple[Text, int]:
     text.append(f"# {len(manifests)} object(s), as the server's dry run returned them\n",
                 style="bold cyan")
     try:
-        text.append(yaml.safe_dump_all(shortened(manifests), sort_keys=False,
-                                       allow_unicode=True))
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~10x faster
+        text.append(yaml.dump_all(shortened(manifests), Dumper=dumper, sort_keys=False,
+                                  allow_unicode=True))
     except yaml.YAMLError as exc:  # data an action should never send; say so, plainly
         text.append(f"(cannot show as YAML: {exc})\n", style="red")
     text.append("\n")

@@ -8,9 +8,11 @@ key that reaches the screen before a step is mounted finds them. Every text show
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import (
@@ -25,6 +27,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from mlops_tui.tui.screens import deploy_render as render
+from mlops_tui.tui.widgets.text_lines import TextLines
 
 RUNTIMES = (("triton", "Triton Inference Server: a Deployment and a Service"),
             ("kserve", "KServe: an InferenceService"))
@@ -190,36 +193,39 @@ class PreviewStep(Step):
 
     def __init__(self) -> None:
         super().__init__()
-        self.text = Static("", id="preview-text")
-        self.scroll = VerticalScroll(self.text, id="preview-scroll")
+        self.lines = TextLines(id="preview-text")
         self.apply = Button("Apply (enter)", variant="warning", id="apply")
         self.note = Static("", classes="note")
 
     def compose(self) -> ComposeResult:
         yield self.status
-        yield self.scroll
+        yield self.lines
         with Horizontal():
             yield self.apply
             yield self.note
 
     DEFAULT_CSS = """
-    PreviewStep #preview-scroll { height: 1fr; border: round $panel-lighten-2; }
+    PreviewStep #preview-text { height: 1fr; border: round $panel-lighten-2; }
     """
 
     @property
     def first(self) -> Widget:
-        return self.scroll  # arrows scroll; enter applies (the step's binding)
+        return self.lines  # arrows scroll; enter applies (the step's binding)
 
-    def show_preview(self, data: object) -> None:
-        text, self.diff_line = render.preview_text(data)
-        self.text.update(text)
-        self.scroll.scroll_home(animate=False)
+    async def show_preview(self, data: object) -> None:
+        """Show a dry run's data; the YAML is made in a thread (a big repository's
+        ConfigMap is thousands of lines), the lines drawn as they scroll into view."""
+        text, self.diff_line = await asyncio.to_thread(render.preview_text, data)
+        self.lines.set_lines(text.split("\n"))
+
+    def clear(self) -> None:
+        self.lines.set_lines([])
 
     def action_to_diff(self) -> None:
-        self.scroll.scroll_to(y=self.diff_line, animate=False)
+        self.lines.scroll_to(y=self.diff_line, animate=False)
 
     def action_to_yaml(self) -> None:
-        self.scroll.scroll_home(animate=False)
+        self.lines.scroll_home(animate=False)
 
 
 class ApplyStep(Step):
