@@ -57,6 +57,12 @@ ADVERTISE_ADDRESS = "192.0.2.1"
 
 READY_TIMEOUT_S = 60.0
 
+#: A fake node's InternalIP. With ``--kubelet-preferred-address-types=InternalIP`` the API
+#: server dials a node's kubelet there for logs, exec and port-forward: on loopback a fake
+#: node's closed kubelet port refuses at once, where a never-routed TEST-NET address would
+#: send the connection out by the default route.
+FAKE_NODE_IP = "127.0.0.1"
+
 
 class ControlPlaneError(RuntimeError):
     """The control plane could not be started (message includes the log tail)."""
@@ -1059,7 +1065,7 @@ class ControlPlane:
                 "allocatable": dict(resources),
                 "conditions": _node_conditions(now, now),
                 "addresses": [
-                    {"type": "InternalIP", "address": internal_ip or _test_net_ip(name)},
+                    {"type": "InternalIP", "address": internal_ip or FAKE_NODE_IP},
                     {"type": "Hostname", "address": name},
                 ],
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
@@ -1103,13 +1109,6 @@ class ControlPlane:
             except ApiException as e:
                 if e.status != 404:
                     raise
-
-
-def _test_net_ip(name: str) -> str:
-    """A stable TEST-NET-2 (198.51.100.0/24, never routed) address for a node name."""
-    import zlib
-
-    return f"198.51.100.{zlib.crc32(name.encode()) % 254 + 1}"
 
 
 def _node_conditions(heartbeat: str, transition: str) -> list[dict]:
