@@ -1,13 +1,13 @@
 """A minimal gRPC client for the load test: unary ``ModelInfer`` over one HTTP/2 connection.
 
-grpcio's Python layers cost several hundred microseconds of CPU per call here, which on a
-small machine is taken from the server under test and shows in every figure (measured in
-benchmarks/bench_loadtest.py). This client writes each request as two prepared frames
-(HEADERS with a header block encoded once, DATA with the message encoded once; only the
-stream id changes) and reads only what it needs of the answer: the ``grpc-status`` of the
-trailers. Header blocks from the server are decoded with ``hpack`` (they must all be, in
-order, to keep its table in step); identical blocks that leave the table unchanged are
-decoded once.
+grpcio's Python layers cost 200-450 microseconds of CPU per call on this 2-core machine
+(grpc.aio, 1-16 calls in flight), taken from the server under test; this client costs
+40-180 (benchmarks/bench_loadtest.py compares it with perf_analyzer). It writes each
+request as two prepared frames (HEADERS with a header block encoded once, DATA with the
+message encoded once; only the stream id changes) and reads only what it needs of the
+answer: the ``grpc-status`` of the trailers. Header blocks from the server are decoded
+with ``hpack`` (they must all be, in order, to keep its table in step); identical blocks
+that leave the table unchanged are decoded once.
 
 Speaks what a gRPC server needs: the connection preface and SETTINGS (with ACK), PING
 replies, flow control both ways (large windows for answers; our DATA waits for the

@@ -8,8 +8,9 @@ look at the status of the answer: no numpy, protobuf or JSON work per request.
 - gRPC: unary ``ModelInfer`` calls on one HTTP/2 connection (``loadtest_grpc``): prepared
   frames out, only the ``grpc-status`` of each answer read back.
 - HTTP: keep-alive connections driven by a small :class:`asyncio.Protocol` that reads the
-  status line and skips the body by its length (aiohttp costs several times more CPU per
-  request, which on a small machine is taken from the server under test).
+  status line and skips the body by its length (``loadtest_http``): none of the header,
+  response and body objects a general client builds per request, whose CPU would be taken
+  from the server under test on a small machine.
 
 Failures are returned as a kind ("timeout", "unavailable", "invalid", ...), never raised.
 """
