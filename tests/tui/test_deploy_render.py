@@ -167,3 +167,16 @@ def test_spec_problems_come_from_the_deploy_spec():
     bad_claim = form.DeployForm(repository="pvc://Models/x", name="resnet", model="m")
     problems = bad_claim.spec_problems()  # not a field of the settings step: under ""
     assert list(problems) == [""] and "claim name 'Models'" in problems[""]
+
+
+def test_control_characters_from_a_server_are_shown_not_sent():
+    verdict = render.verdict_of({"state": "Failed", "summary": "x\x1b[2J", "replicas": [
+        {"pod": "p\x9b1m", "state": "Failed", "reason": "Back-off\x1b]0;title\x07"}]})
+    text = render.verdict_text(verdict).plain
+    assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
+    assert "x\ufffd[2J" in text and "Back-off\ufffd]0;title\ufffd" in text
+    line = render.event_line(ActionEvent(EventKind.OUTPUT, "a\x1bb\tc\nd"))
+    assert line is not None and line.plain == "a\ufffdb\tc\nd"
+    rows, _ = render.infer_result({"outputs": [{"name": "o\x1b", "shape": [1],
+                                                "datatype": "FP32", "preview": "\x1b[31m"}]})
+    assert rows[0].name == "o\ufffd" and rows[0].preview == "\ufffd[31m"

@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.content import Content
 from textual.widgets import Button, Input, OptionList
@@ -180,10 +179,9 @@ class DeployScreen(ServingSteps):
         if last.kind is EventKind.FAILED:
             outputs = [e.message for e in self.last_events
                        if e.kind is EventKind.OUTPUT and e.message]
-            step.show_status(Text("\n".join([*outputs, *lines]), style="bold red"))
+            step.show_status("\n".join([*outputs, *lines]), "bold red")
             return
-        step.show_status(Text("\n".join([last.message or "dry run passed", *lines]),
-                              style="green"))
+        step.show_status("\n".join([last.message or "dry run passed", *lines]), "green")
         await step.show_preview(last.data)
         step.apply.disabled = self.readonly
         self.done.add("preview")
@@ -222,7 +220,7 @@ class DeployScreen(ServingSteps):
             verdict = render.verdict_of(event.data)
             if verdict is not None:  # the rollout's verdict so far, one line per replica
                 verdict_step.show_verdict(verdict)
-                step.show_status(Text(verdict.summary))
+                step.show_status(verdict.summary)
 
         try:
             last = await self.run_action(

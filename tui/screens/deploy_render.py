@@ -25,6 +25,16 @@ MAX_PREVIEW = 300_000  # characters of YAML + diff drawn; the rest is cut with a
 MAX_VALUE = 2_000  # a longer string in a manifest or a diff line is cut
 
 
+# C0 and C1 control characters but newline and tab, and DEL: a terminal would act on them
+_CONTROL = {code: "\ufffd" for code in (*range(0, 9), *range(11, 32), *range(127, 160))}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\ufffd`` (a server's message may hold
+    an escape sequence; Rich strips only a few of them)."""
+    return text.translate(_CONTROL)
+
+
 def field_of(obj: Any, key: str, default: Any = None) -> Any:
     """``obj[key]`` for a mapping, ``obj.key`` otherwise; ``default`` when absent."""
     if isinstance(obj, Mapping):
@@ -42,7 +52,7 @@ def event_line(event: ActionEvent) -> Text | None:
     """One log line for an event (None for a silent one: a started or ok without text)."""
     if not event.message:
         return None
-    text = Text(event.message, style=_EVENT_STYLES.get(event.kind, ""))
+    text = Text(printable(event.message), style=_EVENT_STYLES.get(event.kind, ""))
     if event.kind is EventKind.PROGRESS and event.fraction is not None:
         text = Text(f"{event.fraction:4.0%} ", style="cyan") + text
     return text
@@ -120,11 +130,12 @@ def verdict_of(data: Any) -> VerdictView | None:
         if isinstance(state, str) and field_of(candidate, "replicas") is not None:
             replicas = field_of(candidate, "replicas")
             lines = tuple(
-                ReplicaLine(str(field_of(r, "pod", "") or "?"),
-                            str(field_of(r, "state", "") or "?"),
-                            str(field_of(r, "reason", "") or ""))
+                ReplicaLine(printable(str(field_of(r, "pod", "") or "?")),
+                            printable(str(field_of(r, "state", "") or "?")),
+                            printable(str(field_of(r, "reason", "") or "")))
                 for r in (replicas if isinstance(replicas, list | tuple) else ()))
-            return VerdictView(state, str(field_of(candidate, "summary", "") or ""), lines)
+            return VerdictView(printable(state),
+                               printable(str(field_of(candidate, "summary", "") or "")), lines)
     return None
 
 
@@ -164,9 +175,9 @@ def infer_result(data: Any) -> tuple[list[OutputRow], float | None]:
         if isinstance(shape, list | tuple):
             shape = "[" + ", ".join(str(d) for d in shape) + "]"
         preview = field_of(output, "preview", field_of(output, "values", ""))
-        rows.append(OutputRow(str(field_of(output, "name", "") or "?"), str(shape),
-                              str(field_of(output, "datatype", field_of(output, "dtype", ""))),
-                              str(preview)[:200]))
+        dtype = field_of(output, "datatype", field_of(output, "dtype", ""))
+        rows.append(OutputRow(*(printable(str(cell)) for cell in (
+            field_of(output, "name", "") or "?", shape, dtype, str(preview)[:200]))))
     latency = _number(field_of(data, "latency_ms"))
     if latency is None and _number(field_of(data, "latency_s")) is not None:
         latency = _number(field_of(data, "latency_s")) * 1000  # type: ignore[operator]
@@ -215,9 +226,9 @@ def saved_paths(data: Any) -> list[str]:
     for key in ("saved", "files", "paths", "output"):
         value = field_of(data, key)
         if isinstance(value, str) and value:
-            return [value]
+            return [printable(value)]
         if isinstance(value, list | tuple):
-            return [str(v) for v in value]
+            return [printable(str(v)) for v in value]
     return []
 
 

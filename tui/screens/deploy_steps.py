@@ -91,7 +91,10 @@ class Step(Vertical):
         self.status = Static("", classes="status")
 
     def show_status(self, text: str | render.Text, style: str = "") -> None:
-        self.status.update(render.Text(text, style=style) if isinstance(text, str) else text)
+        """One or more lines over the step (an action's message: plain, controls shown)."""
+        if isinstance(text, str):
+            text = render.Text(render.printable(text), style=style)
+        self.status.update(text)
 
     @property
     def status_text(self) -> str:
@@ -125,11 +128,11 @@ class RepositoryStep(Step):
 
     def show_problems(self, lines: list[str]) -> None:
         """One problem per line, red."""
-        self.problems.update(render.Text("\n".join(lines), style="red"))
+        self.problems.update(render.Text(render.printable("\n".join(lines)), style="red"))
 
     def show_notes(self, lines: list[str]) -> None:
         """What a passing check told (models found, warnings), plain."""
-        self.problems.update(render.Text("\n".join(lines)))
+        self.problems.update(render.Text(render.printable("\n".join(lines))))
 
 
 class RuntimeStep(Step):
