@@ -135,7 +135,7 @@ async def run_loadtest(
     wire = encode_request(endpoint, plan.model, plan.inputs, version=plan.version,
                           timeout_s=plan.request_timeout_s)
     await probe(wire, endpoint)
-    processes = plan.processes()
+    processes = plan.processes(endpoint.protocol)
     steps = len(plan.levels)
     if processes == 0:
         sender = make_sender(wire)

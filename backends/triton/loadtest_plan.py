@@ -17,8 +17,12 @@ MIN_DURATION_S, MAX_DURATION_S = 0.1, 3600.0
 MAX_REQUESTS = 10_000_000
 MAX_WORKERS = 64
 MAX_STEPS = 1000
-#: what one event loop drives comfortably; beyond it ``workers=0`` adds processes
-LOOP_CONCURRENCY, LOOP_RATE = 256, 2500.0
+#: what one event loop drives as well as perf_analyzer's threads do (measured with
+#: benchmarks/bench_loadtest.py); beyond it ``workers=0`` adds processes. HTTP needs one
+#: connection per request in flight, and one loop serving 16 fell ~15 % behind two loops;
+#: gRPC multiplexes them on one connection and one loop did best at 16.
+LOOP_CONCURRENCY = {"http": 8, "grpc": 256}
+LOOP_RATE = 2500.0
 
 
 def _check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
@@ -97,13 +101,14 @@ class LoadPlan:
     def levels(self) -> tuple[float, ...]:
         return self.concurrency or self.rates
 
-    def processes(self) -> int:
-        """How many worker processes drive the load: ``workers``, or when 0, none (the
-        caller's loop) while one loop keeps up, else one per loop's worth (at most one per
-        CPU)."""
+    def processes(self, protocol: str = "http") -> int:
+        """How many worker processes drive the load over ``protocol``: ``workers``, or when
+        0, none (the caller's loop) while one loop keeps up, else one per loop's worth (at
+        most one per CPU)."""
         if self.workers:
             return self.workers
-        need = math.ceil(max(max(self.concurrency, default=0) / LOOP_CONCURRENCY,
+        per_loop = LOOP_CONCURRENCY.get(protocol, LOOP_CONCURRENCY["http"])
+        need = math.ceil(max(max(self.concurrency, default=0) / per_loop,
                              max(self.rates, default=0.0) / LOOP_RATE))
         return 0 if need <= 1 else min(os.cpu_count() or 1, need)
 

@@ -99,8 +99,11 @@ def test_the_concurrency_is_shared_out_among_loops():
     assert [s.level for s in specs] == [3, 2]
     assert [s.requests for s in specs] == [6, 5]
     assert plan.share(1, 2)[1] is None  # one user: the second loop sits out
-    assert plan.processes() == 0  # the caller's loop keeps up with 5
-    assert LoadPlan("m", ones(), concurrency=(1, 4096)).processes() == min(os.cpu_count(), 16)
+    assert plan.processes("http") == plan.processes("grpc") == 0  # one loop keeps up with 5
+    many = LoadPlan("m", ones(), concurrency=(1, 4096))
+    assert many.processes("grpc") == min(os.cpu_count(), 16)
+    assert LoadPlan("m", ones(), concurrency=(16,)).processes("http") == min(os.cpu_count(), 2)
+    assert LoadPlan("m", ones(), concurrency=(16,)).processes("grpc") == 0
     assert LoadPlan("m", ones(), concurrency=(1,), workers=1).processes() == 1
     rate = LoadPlan("m", ones(), rates=(100.0,), requests=50, warmup_s=0)
     assert [s.level for s in rate.share(100.0, 2)] == [50.0, 50.0]
