@@ -39,6 +39,7 @@ from mlops_tui.tui.registry import (
     QUIT_ALIASES,
     parse_command,
 )
+from mlops_tui.tui.request_errors import request_problem
 from mlops_tui.tui.views.contexts_view import ContextsView
 from mlops_tui.tui.views.resource_view import ResourceView
 from mlops_tui.tui.widgets.cluster_header import ClusterHeader
@@ -352,7 +353,7 @@ class MlopsApp(App[int]):
         try:
             request = spec.request.model_validate(arguments)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            last = ActionEvent(EventKind.FAILED, _validation_message(exc))
+            last = ActionEvent(EventKind.FAILED, request_problem(exc))
             on_event(last)
             return last
         async for event in execute(spec, self.action_context(), request):
@@ -487,15 +488,6 @@ def _target(ref: ResourceRef) -> dict[str, object]:
     """An action request's object fields for ``ref``."""
     return {"kind": ref.kind.display, "name": ref.name,
             "namespace": ref.namespace or None}
-
-
-def _validation_message(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}".lstrip(": ")
-            for e in errors())
-    return str(exc)
 
 
 __all__ = ["MlopsApp"]

@@ -7,6 +7,7 @@ import asyncio
 import ssl
 import time
 
+from mlops_tui.backends.triton.loadtest_connect import open_connection
 from mlops_tui.backends.triton.loadtest_grpc import (
     MAX_CONNECTIONS,
     H2Connection,
@@ -56,17 +57,10 @@ class GrpcH2Pool:
                 self._connecting = None
 
     async def _connect(self) -> H2Connection | str:
-        loop = asyncio.get_running_loop()
-        try:
-            _, conn = await asyncio.wait_for(loop.create_connection(
-                lambda: H2Connection(self._block, self._message), self._host, self._port,
-                ssl=self._ssl), self._timeout)
-        except TimeoutError:
-            return "timeout"
-        except ssl.SSLError:
-            return "tls"
-        except OSError:
-            return "unavailable"
+        conn = await open_connection(lambda: H2Connection(self._block, self._message),
+                                     self._host, self._port, self._ssl, self._timeout)
+        if isinstance(conn, str):
+            return conn
         self._conns.append(conn)
         if self._watchdog is None:
             self._arm()

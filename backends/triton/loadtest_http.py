@@ -17,6 +17,8 @@ import contextlib
 import ssl
 import time
 
+from mlops_tui.backends.triton.loadtest_connect import open_connection
+
 #: a response head larger than this is not Triton's
 MAX_HEAD_BYTES = 64 * 1024
 #: the most connections one pool opens (rate mode against a stalled server)
@@ -178,19 +180,8 @@ class HttpPool:
         self._watchdog: asyncio.TimerHandle | None = None
 
     async def _connect(self) -> _Connection | str:
-        loop = asyncio.get_running_loop()
-        try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl),
-                self._timeout,
-            )
-        except TimeoutError:
-            return "timeout"
-        except ssl.SSLError:
-            return "tls"
-        except OSError:
-            return "unavailable"
-        return conn
+        return await open_connection(_Connection, self._host, self._port, self._ssl,
+                                     self._timeout)
 
     async def request(self, payload: bytes) -> str | None:
         """One request on an idle or new connection: None when it answered 2xx, else the

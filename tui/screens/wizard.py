@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.tui.crash import report_failed_worker
+from mlops_tui.tui.request_errors import request_problem
 
 if TYPE_CHECKING:
     from mlops_tui.tui.screens.deploy_steps import Step
@@ -168,13 +169,3 @@ class WizardScreen(Screen[None]):
     def start(self, worker: Worker) -> None:
         """Remember ``worker`` as the running step (esc and ctrl+c cancel it)."""
         self._worker = worker
-
-
-def request_problem(exc: Exception) -> str:
-    """One line per field a request model refused (``replicas: Input should be …``)."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}".lstrip(": ")
-            for e in errors())
-    return str(exc)
