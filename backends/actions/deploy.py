@@ -5,7 +5,8 @@ deploy: the repository check → what the cluster serves (ServiceMonitor, Infere
 object against the live one, as ``apply`` does → with ``dry_run`` it stops there (the ok
 event's data is ``{"manifests": [...], "diff": "..."}``) → server-side apply → unless
 ``wait: false``, the readiness verdict until the server serves (readiness.py), failing at
-once when waiting cannot help. undeploy and rollback are in deployment_ops.py.
+once when waiting cannot help (a Deployment's pods and Triton's answer; an InferenceService's
+status as KServe writes it). undeploy and rollback are in deployment_ops.py.
 """
 
 from __future__ import annotations
@@ -193,11 +194,6 @@ async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[Ac
                      "result": outcome})
         yield events.progress(f"{target.label} {outcome}", None, done[-1])
     wait = req.wait and spec.replicas > 0
-    if wait and spec.runtime == "kserve":
-        wait = False  # KServe names and runs the pods itself
-        yield events.warning(f"not waiting for InferenceService {spec.name}: add a step "
-                             f"wait: {{kind: inferenceservice, name: {spec.name}, "
-                             "for: ready}")
     async with aclosing(follow(ctx, spec.name, spec.namespace, wait, req.timeout,
                                done)) as stream:
         async for event in stream:
@@ -210,12 +206,15 @@ async def follow(ctx: ActionContext, name: str, namespace: str, wait: bool, time
     if not wait:
         yield events.ok(f"{namespace}/{name}: {len(done)} objects applied", {"objects": done})
         return
-    if not isinstance(ctx.backend, PortForwarder):
+    kinds = {str(obj.get("kind")) for obj in done}  # the workload deploy made picks the verdict
+    probes = any(w.probes for w in readiness.workloads(kinds))
+    if probes and not isinstance(ctx.backend, PortForwarder):
         raise ConfigError(f"the {ctx.backend.name} backend cannot port-forward to ask Triton "
                           "whether the models loaded: deploy with wait: false")
     verdict: dict[str, Any] = {}
     # closed at once when the step is cancelled: its port-forwards with it
-    async with aclosing(readiness.follow(ctx, name, namespace, None, timeout)) as stream:
+    async with aclosing(readiness.follow(ctx, name, namespace, None, timeout,
+                                         kinds)) as stream:
         async for event in stream:
             if event.terminal:
                 verdict = event.data

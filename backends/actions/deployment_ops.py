@@ -41,7 +41,7 @@ from mlops_tui.backends.protocols import Applier, Deleter, ObjectReader
 
 # What deploy can make, in the order undeploy deletes it (the workload first).
 MANAGED_KINDS = (INFERENCE_SERVICE, ("apps/v1", "Deployment"), ("v1", "Service"),
-                 SERVICE_MONITOR, ("v1", "ConfigMap"))
+                 SERVICE_MONITOR, ("v1", "ConfigMap"), ("v1", "ServiceAccount"))
 CLAIM = ("v1", "PersistentVolumeClaim")
 
 

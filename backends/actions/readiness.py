@@ -8,21 +8,29 @@ and hands everything to the pure ``readiness_verdict``. ``wait {for: model_ready
 verdict changes, ok when it is Ready, a check failure at once when it is terminal (a crash
 loop, an image that cannot be pulled, no node that fits, a model that failed to load) or
 at the timeout with the last verdict.
+
+What deploy makes decides how the verdict is read (:data:`WORKLOADS`, keyed by the kind):
+a Deployment as above; KServe's InferenceService from the status its controller writes
+(``isvc_verdict``; KServe runs the pods, so no port-forward). Given no kind, the poll
+follows whichever of them exists under the name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.backends.actions import events, reach
 from mlops_tui.backends.actions.base import ActionContext, CheckFailed
 from mlops_tui.backends.actions.events import ActionEvent
+from mlops_tui.backends.deploy.kserve import API_VERSION as KSERVE_API_VERSION
 from mlops_tui.backends.errors import BackendError, NotFound
-from mlops_tui.backends.models import ResourceRef
-from mlops_tui.backends.protocols import ObjectReader
+from mlops_tui.backends.models import KindInfo, ResourceRef
+from mlops_tui.backends.protocols import Applier, ObjectReader, PortForwarder
 
 if TYPE_CHECKING:  # the client loads tritonclient: only when a probe really runs
     from mlops_tui.backends.deploy.verdict import Verdict
@@ -30,6 +38,7 @@ if TYPE_CHECKING:  # the client loads tritonclient: only when a probe really run
 
 POLL_INTERVAL_S = 1.0
 PROBE_TIMEOUT_S = 5.0
+PROBE_HINT = "Triton in the pods cannot be asked whether the models loaded"
 Obj = dict[str, Any]
 Answer = bool | str | None  # readiness_verdict's model_ready value for one pod
 
@@ -145,15 +154,93 @@ async def observe(ctx: ActionContext, name: str, namespace: str,
     return verdict, deployment
 
 
-def _fraction(verdict: Verdict, deployment: Obj | None) -> float | None:
-    wanted = ((deployment or {}).get("spec") or {}).get("replicas")
+async def served_kind(ctx: ActionContext, api_version: str, kind: str) -> KindInfo | None:
+    """The kind as the cluster serves it; None when it serves no such kind."""
+    backend = ctx.backend
+    if isinstance(backend, Applier):  # may read discovery: off the event loop
+        return await asyncio.to_thread(backend.kind_of, api_version, kind)
+    return backend.resolve_kind(kind.lower())
+
+
+Look = tuple["Verdict", Obj | None]
+
+
+async def _look_deployment(ctx: ActionContext, name: str, namespace: str,
+                           probe: ModelProbe) -> Look:
+    if not isinstance(ctx.backend, PortForwarder):  # can wait for one only while it is absent
+        from mlops_tui.backends.deploy.verdict import readiness_verdict
+
+        deployment, _ = await reach.deployment_pods(ctx, name, namespace)
+        if deployment is not None:
+            reach.port_forwarder(ctx, PROBE_HINT)  # raises, saying so
+        return readiness_verdict(None, [], [], None, {}, now=dt.datetime.now(dt.UTC)), None
+    return await observe(ctx, name, namespace, probe.answers)
+
+
+async def _look_isvc(ctx: ActionContext, name: str, namespace: str,
+                     probe: ModelProbe) -> Look:
+    """KServe's status on the InferenceService (``probe`` unused: KServe asks Triton)."""
+    from mlops_tui.backends.deploy.isvc_verdict import isvc_verdict
+
+    reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
+    kind = await served_kind(ctx, KSERVE_API_VERSION, "InferenceService")  # no CRD: None
+    found: Obj | None = None
+    if kind is not None:
+        try:
+            found = await reader.get_object(ResourceRef(kind, name, namespace))
+        except NotFound:
+            found = None
+    return isvc_verdict(found), found
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A kind deploy makes that serves the models, and how its verdict is read."""
+
+    api_version: str
+    kind: str
+    look: Callable[[ActionContext, str, str, ModelProbe], Awaitable[Look]]
+    probes: bool  # asks Triton in the pods itself: needs a port-forward
+
+    @property
+    def label(self) -> str:
+        return self.kind.lower()
+
+
+WORKLOADS = (Workload("apps/v1", "Deployment", _look_deployment, probes=True),
+             Workload(KSERVE_API_VERSION, "InferenceService", _look_isvc, probes=False))
+
+
+def workloads(kinds: Collection[str] | None = None) -> tuple[Workload, ...]:
+    """The workloads among ``kinds`` (kind names such as deploy's applied objects carry);
+    None: every one. Never empty: the Deployment when none of ``kinds`` serves."""
+    chosen = tuple(w for w in WORKLOADS if kinds is None or w.kind in kinds)
+    return chosen or WORKLOADS[:1]
+
+
+async def _look(ctx: ActionContext, name: str, namespace: str, probe: ModelProbe,
+                candidates: tuple[Workload, ...]) -> tuple[Verdict, Obj | None, Workload]:
+    """The first candidate that exists under ``name`` (else the first's verdict)."""
+    first = None
+    for workload in candidates:
+        verdict, obj = await workload.look(ctx, name, namespace, probe)
+        if obj is not None:
+            return verdict, obj, workload
+        first = first or (verdict, obj, workload)
+    assert first is not None  # workloads() is never empty
+    return first
+
+
+def _fraction(verdict: Verdict, workload: Obj | None) -> float | None:
+    wanted = ((workload or {}).get("spec") or {}).get("replicas")
     if not isinstance(wanted, int) or wanted <= 0:
         return None
     return sum(r.state == "Ready" for r in verdict.replicas) / wanted
 
 
-def _data(name: str, namespace: str, verdict: Verdict, elapsed: float) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "state": verdict.state,
+def _data(kind: str, name: str, namespace: str, verdict: Verdict,
+          elapsed: float) -> dict[str, Any]:
+    return {"kind": kind, "name": name, "namespace": namespace, "state": verdict.state,
             "summary": verdict.summary, "elapsed_s": round(elapsed, 3),
             "replicas": [{"pod": r.pod, "state": r.state, "reason": r.reason}
                          for r in verdict.replicas]}
@@ -165,41 +252,54 @@ def _lines(verdict: Verdict) -> list[str]:
 
 
 async def follow(ctx: ActionContext, name: str, namespace: str, model: str | None,
-                 timeout: float) -> AsyncIterator[ActionEvent]:
+                 timeout: float, kinds: Collection[str] | None = None
+                 ) -> AsyncIterator[ActionEvent]:
     """Poll the verdict until Ready (ok), terminal or the timeout (CheckFailed).
 
     Args:
-        model: the model to ask Triton about; None: the whole repository.
+        model: the model to ask Triton about; None: the whole repository. (KServe's
+            status covers the whole InferenceService.)
         timeout: seconds.
+        kinds: which workload kinds to follow (see :func:`workloads`); None: whichever
+            exists under ``name``, looked for in :data:`WORKLOADS` order until one does.
 
     Raises:
         CheckFailed: the verdict is terminal, or the timeout passed (the last verdict).
-        ConfigError: the backend cannot port-forward.
+        ConfigError: the workload is a Deployment and the backend cannot port-forward.
     """
-    reach.port_forwarder(ctx, "Triton in the pods cannot be asked whether the models "
-                              "loaded")
+    candidates = workloads(kinds)
+    if not isinstance(ctx.backend, PortForwarder):  # only a kind needing no probe can serve
+        unprobed = [w for w in candidates if not w.probes
+                    and await served_kind(ctx, w.api_version, w.kind) is not None]
+        if not unprobed:
+            reach.port_forwarder(ctx, PROBE_HINT)  # raises, saying so
     probe = ModelProbe(ctx, namespace, model)
     start = ctx.clock()
     last = None
     try:
         while True:
-            verdict, deployment = await observe(ctx, name, namespace, probe.answers)
-            data = _data(name, namespace, verdict, ctx.clock() - start)
+            verdict, obj, workload = await _look(ctx, name, namespace, probe, candidates)
+            if obj is not None and len(candidates) > 1:
+                candidates = (workload,)  # found: follow that one
+                if workload.probes:
+                    reach.port_forwarder(ctx, PROBE_HINT)
+            data = _data(workload.kind, name, namespace, verdict, ctx.clock() - start)
             if verdict.ready:
                 break
             if verdict.terminal:
-                raise CheckFailed(f"deployment {namespace}/{name}: {verdict.summary}",
+                raise CheckFailed(f"{workload.label} {namespace}/{name}: {verdict.summary}",
                                   data=data)
             shown = (verdict.summary, tuple(_lines(verdict)))
             if shown != last:
                 last = shown
-                yield events.progress(verdict.summary, _fraction(verdict, deployment), data)
+                yield events.progress(verdict.summary, _fraction(verdict, obj), data)
                 for line in shown[1]:
                     yield events.output(line)
             remaining = start + timeout - ctx.clock()
             if remaining <= 0:
-                raise CheckFailed(f"timed out after {timeout:g}s waiting for deployment "
-                                  f"{namespace}/{name} to serve: {verdict.summary}", data=data)
+                raise CheckFailed(f"timed out after {timeout:g}s waiting for "
+                                  f"{workload.label} {namespace}/{name} to serve: "
+                                  f"{verdict.summary}", data=data)
             await ctx.sleep(min(POLL_INTERVAL_S, remaining))
     finally:  # before the last event: a caller stops reading at ok, forwards stay closed
         await probe.close()

@@ -4,10 +4,12 @@
 condition or replica counts, ``for: deleted`` its absence (or a new uid: it was recreated);
 ``jsonpath`` + ``equals`` compares one value as ``kubectl wait --for=jsonpath=...`` does
 (without ``equals``: until the path exists). ``for: model_ready`` names a model server
-deployment (no ``kind``) and a ``model``: it follows the readiness verdict (pods, events,
-endpoints and Triton's own answer per pod; see readiness.py). The object may not exist yet:
-the wait keeps polling (once a second, through ObjectReader) and streams what it is waiting
-for each time that changes; at the timeout it fails as a check with the last state.
+(no ``kind``: the Deployment or KServe InferenceService deploy made under that name) and a
+``model``: it follows the readiness verdict (pods, events, endpoints and Triton's own answer
+per pod; an InferenceService's status as KServe writes it; see readiness.py). The object
+may not exist yet: the wait keeps polling (once a second, through ObjectReader) and streams
+what it is waiting for each time that changes; at the timeout it fails as a check with the
+last state.
 """
 
 from __future__ import annotations
@@ -154,8 +156,9 @@ def _seconds(value: float) -> str:
 
 async def _model_ready(ctx: ActionContext, req: WaitRequest) -> AsyncIterator[ActionEvent]:
     namespace = req.namespace or ctx.namespace or "default"
-    yield events.progress(f"waiting up to {_seconds(req.timeout)} for deployment "
-                          f"{namespace}/{req.name} to serve model {req.model!r}")
+    yield events.progress(f"waiting up to {_seconds(req.timeout)} for "
+                          f"{namespace}/{req.name} (a deployment or an InferenceService) "
+                          f"to serve model {req.model!r}")
     # closed at once when the step is cancelled: its port-forwards with it
     async with aclosing(readiness.follow(ctx, req.name, namespace, req.model,
                                          req.timeout)) as stream:
