@@ -21,6 +21,7 @@ from kubernetes.client.rest import ApiException
 
 from mlops_tui.backends.actions import ACTIONS, ActionContext, EventKind, Failure, execute
 from tests.backends.conftest import wait_for
+from tests.servers.moto import moto_server
 from tests.servers.triton import BROKEN_MODEL, DEFAULT_MODELS, write_model_repository
 
 IMAGE = "localhost/mlops-tui-test/tritonserver:2.51"
@@ -352,18 +353,9 @@ def test_a_backend_without_port_forward_says_to_give_url():
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """A moto S3 server on 127.0.0.1 (its URL) with a good and a broken repository."""
-    import socket
-
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with moto_server() as url:
         client = boto3.client("s3", region_name="us-east-1", endpoint_url=url,
                               aws_access_key_id="testing", aws_secret_access_key="testing")
         client.create_bucket(Bucket="models")
@@ -375,8 +367,6 @@ def s3_endpoint():
                     client.put_object(Bucket="models", Key=f"{prefix}/{model.name}/1/model.py",
                                       Body=model.model_py().encode())
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

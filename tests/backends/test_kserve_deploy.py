@@ -21,18 +21,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes.client.rest import ApiException
 
 from mlops_tui.backends.actions import EventKind, Failure
-from tests.backends.conftest import wait_for
+from tests.backends.kserve_crd import GROUP, PLURAL, VERSION, install_crd, remove_crd
 from tests.backends.test_deploy_actions import last, lines, run
 
 pytestmark = pytest.mark.apiserver
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "kserve"
-CRD_NAME = "inferenceservices.serving.kserve.io"
-GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 LOADING_S = 2.5  # how long the status says Loading: the deploy polls once a second
 
 
@@ -44,48 +41,6 @@ def kserve_args(name: str = "resnet", **extra) -> dict:
 
 def recorded_status(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())["status"]
-
-
-def _served(admin_api) -> bool:
-    from kubernetes import client as k8s
-
-    groups = k8s.ApisApi(admin_api).get_api_versions().groups
-    if not any(g.name == GROUP for g in groups):
-        return False
-    resources = k8s.CustomObjectsApi(admin_api).get_api_resources(GROUP, VERSION).resources
-    return any(r.name == PLURAL for r in resources)
-
-
-def install_crd(admin_api) -> None:
-    """Create KServe's CRD (idempotent) and wait until discovery serves the kind."""
-    from kubernetes import client as k8s
-
-    body = yaml.safe_load((FIXTURES / "inferenceservice-crd.yaml").read_text())
-    try:
-        k8s.ApiextensionsV1Api(admin_api).create_custom_resource_definition(body)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    wait_for(lambda: _served(admin_api), 30, "discovery to serve InferenceService")
-
-
-def remove_crd(admin_api) -> None:
-    """Delete the CRD (idempotent) and wait until discovery no longer serves it."""
-    from kubernetes import client as k8s
-
-    try:
-        k8s.ApiextensionsV1Api(admin_api).delete_custom_resource_definition(CRD_NAME)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-
-    def gone() -> bool:
-        try:
-            k8s.ApiextensionsV1Api(admin_api).read_custom_resource_definition(CRD_NAME)
-            return False
-        except ApiException as exc:
-            return exc.status == 404 and not _served(admin_api)
-    wait_for(gone, 60, "the InferenceService CRD to go")
 
 
 @pytest.fixture(scope="module")

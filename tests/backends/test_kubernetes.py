@@ -21,6 +21,7 @@ from mlops_tui.backends.errors import (
 from mlops_tui.backends.kubernetes import KubernetesBackend
 from mlops_tui.backends.models import BackendSettings, ResourceRef
 from tests.backends.conftest import wait_for
+from tests.backends.kserve_crd import install_crd, remove_crd
 
 pytestmark = pytest.mark.apiserver
 
@@ -169,32 +170,18 @@ def test_reconnects_after_apiserver_restart(make_backend, control_plane, fresh_n
 
 
 def test_custom_resource_found_by_discovery(make_backend, control_plane, fresh_namespace):
-    ext = k8s.ApiextensionsV1Api(control_plane.admin_client())
-    crd = {
-        "metadata": {"name": "inferenceservices.serving.kserve.io"},
-        "spec": {
-            "group": "serving.kserve.io", "scope": "Namespaced",
-            "names": {"plural": "inferenceservices", "singular": "inferenceservice",
-                      "kind": "InferenceService", "shortNames": ["isvc"]},
-            "versions": [{"name": "v1beta1", "served": True, "storage": True,
-                          "subresources": {"status": {}},
-                          "schema": {"openAPIV3Schema": {
-                              "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
-        },
-    }
+    """A CRD installed at run time (KServe's InferenceService) is found, listed, read and
+    described; the CRD is removed afterwards (other tests expect a cluster without KServe)."""
+    admin_api = control_plane.admin_client()
+    install_crd(admin_api)
     try:
-        ext.create_custom_resource_definition(crd)
-    except k8s.ApiException as exc:
-        if exc.status != 409:
-            raise
+        _custom_resource_checks(make_backend, control_plane, fresh_namespace)
+    finally:
+        remove_crd(admin_api)
+
+
+def _custom_resource_checks(make_backend, control_plane, fresh_namespace):
     custom = k8s.CustomObjectsApi(control_plane.admin_client())
-
-    def served() -> bool:
-        custom.list_namespaced_custom_object("serving.kserve.io", "v1beta1", fresh_namespace,
-                                             "inferenceservices")
-        return True
-
-    wait_for(served, what="CRD served")
     custom.create_namespaced_custom_object(
         "serving.kserve.io", "v1beta1", fresh_namespace, "inferenceservices",
         {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",

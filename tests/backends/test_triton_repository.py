@@ -23,6 +23,7 @@ from mlops_tui.backends.triton.repository import (
     parse_s3_uri,
 )
 from mlops_tui.backends.triton.tensors import TensorSpec
+from tests.servers.moto import moto_server
 
 PY_CONFIG = """name: "{name}"
 backend: "python"
@@ -267,24 +268,17 @@ def test_parse_s3_uri() -> None:
 def s3() -> Iterator:
     """A boto3 S3 client on a real moto server on 127.0.0.1, with dummy credentials."""
     boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    with pytest.MonkeyPatch.context() as mp:
+    with moto_server() as url, pytest.MonkeyPatch.context() as mp:
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
             mp.delenv(key, raising=False)
         mp.setenv("AWS_ACCESS_KEY_ID", "testing")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         client = boto3.client("s3", region_name="us-east-1",
-                              endpoint_url=f"http://127.0.0.1:{port}")
+                              endpoint_url=url)
         client.create_bucket(Bucket="models")
         yield client
-    server.stop()
 
 
 def upload(s3, prefix: str, files: dict[str, str | bytes]) -> None:
