@@ -103,8 +103,8 @@ def _outcome(live: dict[str, Any] | None, changed: bool, dry_run: bool) -> str:
     return f"{outcome} (dry run)" if dry_run else outcome
 
 
-async def _apply(applier: Applier, target: Target, field_manager: str, *, dry_run: bool,
-                 force: bool, done: list[dict[str, Any]]) -> dict[str, Any]:
+async def apply_target(applier: Applier, target: Target, field_manager: str, *, dry_run: bool,
+                       force: bool, done: list[dict[str, Any]]) -> dict[str, Any]:
     try:
         return await applier.apply(target.body, namespace=target.ref.namespace,
                                    field_manager=field_manager, dry_run=dry_run, force=force)
@@ -132,9 +132,9 @@ async def _live(reader: ObjectReader, ref: ResourceRef) -> dict[str, Any] | None
         return None
 
 
-async def _preview(applier: Applier, reader: ObjectReader, target: Target, field_manager: str,
-                   force: bool, done: list[dict[str, Any]]
-                   ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+async def preview_target(applier: Applier, reader: ObjectReader, target: Target,
+                         field_manager: str, force: bool, done: list[dict[str, Any]]
+                         ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(the live object, the dry-run answer) for the same version of the object.
 
     A dry run answers with the resourceVersion it started from; when a controller wrote
@@ -143,7 +143,7 @@ async def _preview(applier: Applier, reader: ObjectReader, target: Target, field
     """
     live = await _live(reader, target.ref)
     for _ in range(PREVIEW_TRIES):
-        merged = await _apply(applier, target, field_manager, dry_run=True, force=force,
+        merged = await apply_target(applier, target, field_manager, dry_run=True, force=force,
                               done=done)
         if _version(merged) == _version(live):
             break
@@ -162,12 +162,12 @@ async def run_apply(ctx: ActionContext, req: ApplyRequest) -> AsyncIterator[Acti
     field_manager = req.field_manager or ctx.field_manager
     done: list[dict[str, Any]] = []
     for index, target in enumerate(targets):
-        live, merged = await _preview(applier, reader, target, field_manager, req.force, done)
+        live, merged = await preview_target(applier, reader, target, field_manager, req.force, done)
         if req.diff:
             for line in diff.diff_lines(live, merged, target.label):
                 yield events.output(line)
         if not req.dry_run:
-            await _apply(applier, target, field_manager, dry_run=False, force=req.force,
+            await apply_target(applier, target, field_manager, dry_run=False, force=req.force,
                          done=done)
         ref = target.ref
         outcome = _outcome(live, diff.changed(live, merged), req.dry_run)

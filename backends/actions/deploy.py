@@ -20,7 +20,7 @@ import yaml
 from pydantic import ConfigDict, field_validator
 
 from mlops_tui.backends.actions import diff, events, readiness, repository
-from mlops_tui.backends.actions.apply import Target, _apply, _preview
+from mlops_tui.backends.actions.apply import Target, apply_target, preview_target
 from mlops_tui.backends.actions.base import (
     ActionContext,
     ActionSpec,
@@ -172,7 +172,7 @@ async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[Ac
     diffs: list[str] = []
     outcomes = []
     for target in targets:
-        live, merged = await _preview(applier, reader, target, ctx.field_manager, True, done)
+        live, merged = await preview_target(applier, reader, target, ctx.field_manager, True, done)
         diffs += diff.diff_lines(live, merged, target.label)
         outcomes.append((target, "created" if live is None else
                          "configured" if diff.changed(live, merged) else "unchanged"))
@@ -188,7 +188,7 @@ async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[Ac
     for line in diffs:
         yield events.output(line)
     for target, outcome in outcomes:
-        await _apply(applier, target, ctx.field_manager, dry_run=False, force=True, done=done)
+        await apply_target(applier, target, ctx.field_manager, dry_run=False, force=True, done=done)
         ref = target.ref
         done.append({"kind": ref.kind.kind, "name": ref.name, "namespace": ref.namespace,
                      "result": outcome})
