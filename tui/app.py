@@ -31,6 +31,7 @@ from mlops_tui.backends.protocols import (
     MetricsSource,
 )
 from mlops_tui.tui import package_version
+from mlops_tui.tui.action_runner import stream_action
 from mlops_tui.tui.crash import log_exception, report_failed_worker
 from mlops_tui.tui.registry import (
     CONTEXT_ALIASES,
@@ -39,7 +40,6 @@ from mlops_tui.tui.registry import (
     QUIT_ALIASES,
     parse_command,
 )
-from mlops_tui.tui.request_errors import request_problem
 from mlops_tui.tui.views.contexts_view import ContextsView
 from mlops_tui.tui.views.resource_view import ResourceView
 from mlops_tui.tui.widgets.cluster_header import ClusterHeader
@@ -346,20 +346,9 @@ class MlopsApp(App[int]):
     async def _stream(self, action: str, arguments: dict[str, object],
                       on_event: Callable[[ActionEvent], None]) -> ActionEvent:
         """Run ``action``; every event goes to ``on_event``; returns the terminal one."""
-        from mlops_tui.backends.actions import ACTIONS, execute
+        from mlops_tui.backends.actions import ACTIONS
 
-        spec = ACTIONS[action]
-        last = ActionEvent(EventKind.FAILED, f"{action} did not finish")
-        try:
-            request = spec.request.model_validate(arguments)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            last = ActionEvent(EventKind.FAILED, request_problem(exc))
-            on_event(last)
-            return last
-        async for event in execute(spec, self.action_context(), request):
-            on_event(event)
-            last = event
-        return last
+        return await stream_action(ACTIONS[action], arguments, self.action_context(), on_event)
 
     def _flash_event(self, event: ActionEvent) -> None:
         if event.kind is EventKind.FAILED:

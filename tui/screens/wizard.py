@@ -21,8 +21,8 @@ from textual.widgets import ContentSwitcher, Static
 from textual.worker import Worker, WorkerState
 
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
+from mlops_tui.tui.action_runner import stream_action
 from mlops_tui.tui.crash import report_failed_worker
-from mlops_tui.tui.request_errors import request_problem
 
 if TYPE_CHECKING:
     from mlops_tui.tui.screens.deploy_steps import Step
@@ -137,7 +137,7 @@ class WizardScreen(Screen[None]):
             field; a name the table lacks is a failed event too. Never raises but for
             cancellation.
         """
-        from mlops_tui.backends.actions import ACTIONS, execute
+        from mlops_tui.backends.actions import ACTIONS
 
         self.last_events = []
 
@@ -152,19 +152,9 @@ class WizardScreen(Screen[None]):
             return last
         if "namespace" in spec.request.model_fields:
             arguments = {"namespace": self.action_namespace, **arguments}
-        try:
-            request = spec.request.model_validate(arguments)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            last = ActionEvent(EventKind.FAILED, request_problem(exc))
-            seen(last)
-            return last
         context = dataclasses.replace(self.app.action_context(),
                                       namespace=self.action_namespace)
-        last = ActionEvent(EventKind.FAILED, f"{name} did not finish")
-        async for event in execute(spec, context, request):
-            seen(event)
-            last = event
-        return last
+        return await stream_action(spec, arguments, context, seen)
 
     def start(self, worker: Worker) -> None:
         """Remember ``worker`` as the running step (esc and ctrl+c cancel it)."""
