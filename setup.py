@@ -1,9 +1,9 @@
-"""Map the tui/ and backends/ folders to the import packages mlops_tui.tui and
-mlops_tui.backends (everything else lives in pyproject.toml)."""
+"""Map the tui/, backends/ and playbooks/ folders to the import packages mlops_tui.tui,
+mlops_tui.backends and mlops_tui.playbooks (everything else lives in pyproject.toml)."""
 
 from setuptools import find_packages, setup
 
-ROOTS = ("tui", "backends")
+ROOTS = ("tui", "backends", "playbooks")
 packages = find_packages(include=[f"{root}{tail}" for root in ROOTS for tail in ("", ".*")])
 
 setup(
