@@ -29,6 +29,7 @@ from mlops_tui.backends.models import (
 
 if TYPE_CHECKING:  # annotations only: a cluster session never loads the metrics models
     from mlops_tui.backends.metrics_models import MetricsSnapshot, Sample, Screen, Window
+    from mlops_tui.backends.provisioning.contract import Provisioner
 
 
 @runtime_checkable
@@ -315,5 +316,22 @@ class PortForwarder(Protocol):
         Raises:
             NotFound: no such pod. ConnectionFailed: the pod is not running or the API
             server refused the upgrade. Forbidden: the user may not create pods/portforward.
+        """
+        ...
+
+
+@runtime_checkable
+class ProvisionerSource(Protocol):
+    """A backend that makes its own provisioners (the demo: a simulated cluster build that
+    installs nothing). The provision and destroy actions use it when the session's backend
+    has it, and the real provisioners (k3s, kubeadm over SSH) otherwise."""
+
+    def provisioner(self, request: Any) -> Provisioner:
+        """A provisioner for ``request`` (a ``provision`` or ``destroy`` request: it has
+        ``cluster``, and ``path`` / ``hosts`` / ``gpu`` / ``monitoring`` where it is a
+        provision request).
+
+        Raises:
+            ConfigError: the request cannot be served here (an unknown path).
         """
         ...

@@ -32,6 +32,7 @@ from mlops_tui.backends.errors import (
 )
 from mlops_tui.backends.models import KindInfo, ResourceRef
 from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
+from mlops_tui.backends.provisioning.contract import HostKeyDecision
 
 MAX_DURATION_S = 7 * 24 * 3600.0
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
@@ -117,6 +118,14 @@ class ActionContext:
     # where relative paths in requests point from: a script's folder (as Ansible resolves
     # paths against the playbook), so a script runs the same from any working directory
     workdir: Path | None = None
+    # asks the user for a secret (the sudo password of a host): the TUI prompts, the script
+    # runner reads the environment; None (or None returned): no secret can be had
+    ask_secret: Callable[[str], Awaitable[str | None]] | None = None
+    # decides on an unknown SSH host key: the TUI shows the fingerprint; a script has none,
+    # so unknown keys are refused unless the request says accept_new_host_keys
+    ask_host_key: HostKeyDecision | None = None
+    # where provisioned clusters keep their state (None: the XDG state dir; tests: tmp)
+    state_root: Path | None = None
 
     def path(self, text: str) -> str:
         """A path a request names, made absolute against :attr:`workdir` when relative."""
@@ -161,6 +170,9 @@ class ActionSpec:
     run: Run
     summary: str
     mutating: bool = False
+    # False: the action works without a connected cluster (preflight, provision, destroy):
+    # the script runner connects only when some step needs one
+    needs_cluster: bool = True
 
 
 ENVIRONMENT_ERRORS = (ConfigError, ConnectionFailed, Unauthorized, Forbidden, ReadOnlyError)
