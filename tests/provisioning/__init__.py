@@ -1,0 +1,1 @@
+"""Provisioning: cluster state, the step engine, the kubeconfig merge, the provisioners."""
