@@ -9,13 +9,18 @@
   can run after a failed check without hiding it;
 * SIGINT / SIGTERM (with ``handle_signals``) cancel the current step (asyncio task
   cancellation), record it as cancelled and the rest as skipped, and return 130 / 143;
-* the JUnit report is written in every case, interruption included.
+* the JUnit report is written in every case, interruption included;
+* the cluster is connected at the first step whose action needs one (``needs_cluster``):
+  preflight / provision / destroy run with no kubeconfig at all;
+* ``MLOPS_TUI_SUDO_PASSWORD`` answers a step's "sudo password for HOST" question; it is
+  masked in every report and never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 import traceback
@@ -23,12 +28,13 @@ from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mlops_tui.backends import registry
 from mlops_tui.backends.actions import ActionContext, ActionEvent, EventKind, Failure, execute
-from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.errors import BackendError, ConfigError
 from mlops_tui.backends.models import BackendSettings, MetricsSettings
-from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
+from mlops_tui.backends.protocols import ClusterBackend, MetricsSource, ProvisionerSource
 from mlops_tui.tui.script import junit
 from mlops_tui.tui.script.loader import STDIN_NAME, Script, Step
 from mlops_tui.tui.script.report import Reporter
@@ -41,8 +47,10 @@ from mlops_tui.tui.script.results import (
     format_seconds,
 )
 from mlops_tui.tui.script.settings import script_metrics
+from mlops_tui.tui.script.variables import Masker
 
 log = logging.getLogger(__name__)
+SUDO_PASSWORD_ENV = "MLOPS_TUI_SUDO_PASSWORD"  # the answer to "sudo password for HOST"
 CLOSE_TIMEOUT_S = 5.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -144,8 +152,9 @@ class _Run:
         self.results: list[StepResult] = []
         self.interrupt = _Interrupt()
         self.total = len(script.steps)
+        self.code_floor = EXIT_OK  # a later connect that failed: exit 2 at least
 
-    async def steps(self, ctx: ActionContext) -> None:
+    async def steps(self, cluster: _Cluster) -> None:
         stop_reason = ""
         for step in self.script.steps:
             if self.interrupt.signum is not None:
@@ -153,6 +162,20 @@ class _Run:
             if stop_reason:
                 self.record(StepResult(step, Status.SKIPPED, message=stop_reason))
                 continue
+            ctx = cluster.context_for(step)
+            if ctx is None:
+                try:
+                    ctx = await cluster.connect()
+                except BackendError as exc:
+                    self.out.error(f"error: {exc}")
+                    self.code_floor = EXIT_USAGE
+                    stop_reason = "not run: could not connect"
+                    self.record(StepResult(step, Status.SKIPPED, message=stop_reason))
+                    continue
+                except _Interrupted:
+                    stop_reason = f"not run: interrupted by {self.interrupt.name}"
+                    self.record(StepResult(step, Status.SKIPPED, message=stop_reason))
+                    continue
             result = await self.step(step, ctx)
             self.record(result)
             if result.status is Status.CANCELLED:
@@ -219,7 +242,7 @@ class _Run:
     def exit_code(self) -> int:
         if self.interrupt.signum is not None:
             return 128 + self.interrupt.signum
-        return max((r.exit_code() for r in self.results), default=EXIT_OK)
+        return max((self.code_floor, *(r.exit_code() for r in self.results)))
 
 
 async def run_script(script: Script, options: RunOptions, out: Reporter) -> int:
@@ -246,15 +269,12 @@ async def run_script(script: Script, options: RunOptions, out: Reporter) -> int:
 
 
 async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
-    options, metrics = run.options, None
+    cluster = _Cluster(run, backend)
     try:
         try:
-            if backend is None:
-                backend = registry.create(options.backend, _with_header(options.cluster,
-                                                                        run.script))
-            info = await run.interrupt.run(backend.connect())
-            source = options.metrics_source or registry.metrics_source_for(backend)
-            metrics = _Metrics(source, options.metrics or script_metrics(run.script), backend)
+            cluster.create()
+            if any(step.spec.needs_cluster for step in run.script.steps[:1]):
+                await cluster.connect()  # as before: a first step on the cluster connects
         except BackendError as exc:
             run.out.error(f"error: {exc}")
             run.skip_all("not run: could not connect")
@@ -262,13 +282,103 @@ async def _connect_and_run(run: _Run, backend: ClusterBackend | None) -> int:
         except _Interrupted:
             run.skip_all(f"not run: interrupted by {run.interrupt.name}")
             return run.exit_code()
-        namespace = options.cluster.namespace or run.script.namespace or info.namespace
-        workdir = None if run.script.file == STDIN_NAME else Path(run.script.file).parent
-        await run.steps(ActionContext(backend, namespace, metrics=metrics.get,
-                                      workdir=workdir))
+        await run.steps(cluster)
         return run.exit_code()
     finally:
-        await _close(backend if options.backend_instance is None else None, metrics)
+        await cluster.close()
+
+
+class _Cluster:
+    """The session's backend, connected at the first step that needs a cluster: a script of
+    preflight / provision / destroy runs where there is no kubeconfig at all, and a script
+    that provisions a cluster and then uses it connects once the cluster exists."""
+
+    def __init__(self, run: _Run, backend: ClusterBackend | None) -> None:
+        self.run, self.backend = run, backend
+        self.owned = backend is None  # closed here only when made here
+        self.metrics: _Metrics | None = None
+        self.connected: ActionContext | None = None
+        self.secrets = SudoPassword(run)
+        workdir = None if run.script.file == STDIN_NAME else Path(run.script.file).parent
+        self.base = ActionContext(_NoCluster(), workdir=workdir, ask_secret=self.secrets.ask)
+
+    def create(self) -> None:
+        """Build (not connect) the backend. Raises: BackendError (an unknown backend)."""
+        if self.backend is None:
+            options = self.run.options
+            self.backend = registry.create(options.backend,
+                                           _with_header(options.cluster, self.run.script))
+
+    async def connect(self) -> ActionContext:
+        """Connect (once). Raises: BackendError, _Interrupted."""
+        if self.connected is None:
+            assert self.backend is not None
+            options, script = self.run.options, self.run.script
+            info = await self.run.interrupt.run(self.backend.connect())
+            source = options.metrics_source or registry.metrics_source_for(self.backend)
+            self.metrics = _Metrics(source, options.metrics or script_metrics(script),
+                                    self.backend)
+            namespace = options.cluster.namespace or script.namespace or info.namespace
+            self.connected = replace(self.base, backend=self.backend, namespace=namespace,
+                                     metrics=self.metrics.get)
+        return self.connected
+
+    def context_for(self, step: Step) -> ActionContext | None:
+        """The context of a step that needs no cluster; None when it needs one. A backend
+        that provisions by itself (the demo) is handed over unconnected."""
+        if step.spec.needs_cluster:
+            return self.connected
+        if self.connected is not None:
+            return self.connected
+        if isinstance(self.backend, ProvisionerSource):
+            return replace(self.base, backend=self.backend)
+        return self.base
+
+    async def close(self) -> None:
+        await _close(self.backend if self.owned else None,
+                     self.metrics)
+
+
+class _NoCluster:
+    """The backend of a step that needs no cluster: any use of it is a clear error."""
+
+    name = "no-cluster"
+    readonly = False
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigError("this step needs a cluster, and none is connected for it")
+
+    connect = info = kinds = resolve_kind = cache = set_namespace = _refuse
+
+    async def close(self) -> None:
+        return None
+
+
+class SudoPassword:
+    """The script's way to answer "sudo password for HOST": ``MLOPS_TUI_SUDO_PASSWORD``
+    (the same password for every host). It is masked in every report from the start, and
+    never logged."""
+
+    def __init__(self, run: _Run) -> None:
+        self.value = os.environ.get(SUDO_PASSWORD_ENV) or None
+        if self.value:
+            masker = _WithSecret(run.script.masker, self.value)
+            run.script = replace(run.script, masker=masker)
+            run.out.masker = masker
+
+    async def ask(self, prompt: str) -> str | None:
+        return self.value
+
+
+class _WithSecret(Masker):
+    """A masker that also masks one more secret (the script's own masker is immutable)."""
+
+    def __init__(self, base: Masker, secret: str) -> None:
+        super().__init__([secret])
+        self._base = base
+
+    def text(self, text: str) -> str:
+        return super().text(self._base.text(text))
 
 
 def _with_header(settings: BackendSettings, script: Script) -> BackendSettings:
