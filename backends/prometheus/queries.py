@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mlops_tui.backends.metrics_models import (
     GPU_UTIL_SERIES,
+    IDLE_UTIL_PCT,
     LATENCY_SERIES,
     PARTS,
     THROUGHPUT_SERIES,
@@ -110,7 +111,26 @@ NODE = (
           "Memory used percent per node (node-exporter)."),
 )
 
-BY_NAME: dict[str, Query] = {q.name: q for q in (*GPU, *TRITON, *NODE)}
+# What only the Grafana dashboards ask (backends/monitoring/dashboards.py): cluster-wide
+# counts the TUI computes from the GPU table itself. No screen runs these.
+_ALLOCATED = 'DCGM_FI_DEV_FB_USED{sel} unless DCGM_FI_DEV_FB_USED{pod=""}'
+DASHBOARD = (
+    Query("gpu_count", "count(DCGM_FI_DEV_FB_USED{sel}) or vector(0)",
+          "GPUs (whole GPUs and MIG instances) the DCGM exporter reports."),
+    Query("gpu_allocated", f"count({_ALLOCATED}) or vector(0)",
+          "GPUs allocated to a pod: the exporter's pod label is set (kubelet's "
+          "pod-resources mapping; an unallocated GPU has no pod label)."),
+    Query("gpu_busy",
+          f"count((DCGM_FI_DEV_GPU_UTIL{{sel}} >= {IDLE_UTIL_PCT:g}) or "
+          f"(DCGM_FI_PROF_GR_ENGINE_ACTIVE{{sel}} * 100 >= {IDLE_UTIL_PCT:g})) or vector(0)",
+          f"GPUs busy: utilization (or, on MIG, the engine-active ratio) at least "
+          f"{IDLE_UTIL_PCT:g} %, the TUI's idle threshold; counted once per GPU."),
+    Query("triton_requests", "nv_inference_request_success{sel}",
+          "Successful requests so far per model, version and pod (a counter: the "
+          "dashboards' $model list comes from its labels)."),
+)
+
+BY_NAME: dict[str, Query] = {q.name: q for q in (*GPU, *TRITON, *NODE, *DASHBOARD)}
 
 # The cluster-wide pulse asks only for the model columns it leads with.
 _PULSE_MODEL_COLUMNS = ("triton_success_rate", "triton_failure_rate", "triton_avg_latency",
