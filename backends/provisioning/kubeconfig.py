@@ -96,8 +96,8 @@ def remove(context: str, *, target: Path | None = None) -> Path | None:
     """Remove ``context`` and, when no other context uses them, its cluster and user.
 
     Returns:
-        The backup made before the change; None when the context was not there (the file
-        is then untouched).
+        The file it was removed from (backed up first, as ``merge`` does); None when the
+        context was not there (the file is then untouched).
 
     Raises:
         ConfigError: ``target`` is not a kubeconfig, or cannot be written.
@@ -118,7 +118,8 @@ def remove(context: str, *, target: Path | None = None) -> Path | None:
                                      if e.get("name") != entry[key]]
         if document.get("current-context") == context:
             document["current-context"] = ""
-        return _write(path, document, existed)
+        _write(path, document, existed)
+        return path
 
 
 def _incoming(text: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

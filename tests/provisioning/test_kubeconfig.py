@@ -208,8 +208,9 @@ def test_remove_takes_out_the_context_and_what_only_it_used(tmp_path: Path) -> N
     document["contexts"].append({"name": "lab-admin", "context": {"cluster": "lab",
                                                                   "user": "other"}})
     write(target, document)
-    backup = remove("lab", target=target)
-    assert backup is not None and read(backup) == document
+    assert remove("lab", target=target) == target
+    [backup] = tmp_path.glob("config.bak-*")
+    assert read(backup) == document and _mode(backup) == 0o600
     document = read(target)
     assert names(document, "contexts") == ["lab-admin"]
     assert names(document, "clusters") == ["lab"]  # still used by lab-admin
