@@ -67,6 +67,17 @@ def _request_model(action: str):
     return spec.request if spec is not None else None
 
 
+def _check_with_the_tool(output: str, tmp_path: Path) -> None:
+    """``mlops-tui --script FILE --dry-run`` (the loader and schema checks) on the script."""
+    script = tmp_path / "shown.yaml"
+    script.write_text("\n".join(line[4:] for line in output.splitlines()
+                                if line.startswith("  | ")) + "\n")
+    tool = Path(sys.executable).with_name("mlops-tui")
+    result = subprocess.run([str(tool), "--script", str(script), "--dry-run"], text=True,
+                            capture_output=True, timeout=60, env=_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _record(home: Path) -> Path:
     return home / "state" / "mlops-tui" / "install.json"
 
@@ -129,8 +140,9 @@ def test_k3s_dry_run_prints_the_provision_script(tmp_path: Path) -> None:
     assert request == {"cluster": "lab", "path": "k3s-local", "gpu": True, "monitoring": True,
                        "airgap": str(bundle)}
     model = _request_model("provision")
-    if model is not None:
+    if model is not None:  # and the tool's own script loader takes the file as written
         model.model_validate(request)
+        _check_with_the_tool(result.stdout, tmp_path)
     assert re.search(r"would run: \S+/mlops-tui/venv/bin/mlops-tui --script \S+\.yaml",
                      result.stdout)
     assert "mlops-tui --context lab" in result.stdout
@@ -208,6 +220,7 @@ def test_uninstall_dry_run_lists_only_what_the_record_names(tmp_path: Path) -> N
     model = _request_model("destroy")
     if model is not None:
         model.model_validate(destroy)
+        _check_with_the_tool(out, tmp_path)
     assert f"would run: rm -f {made['link']}" in out
     assert f"would run: rm -rf {made['venv']}" in out
     assert PASSWORD not in out + result.stderr
