@@ -322,9 +322,10 @@ class PortForwarder(Protocol):
 
 @runtime_checkable
 class ProvisionerSource(Protocol):
-    """A backend that makes its own provisioners (the demo: a simulated cluster build that
-    installs nothing). The provision and destroy actions use it when the session's backend
-    has it, and the real provisioners (k3s, kubeadm over SSH) otherwise."""
+    """A backend that makes its own provisioners and preflight reports (the demo: a
+    simulated cluster build that installs nothing). The preflight, provision and destroy
+    actions use it when the session's backend has it, and the real SSH preflight and
+    provisioners (k3s, kubeadm over SSH) otherwise."""
 
     def provisioner(self, request: Any) -> Provisioner:
         """A provisioner for ``request`` (a ``provision`` or ``destroy`` request: it has
@@ -334,4 +335,10 @@ class ProvisionerSource(Protocol):
         Raises:
             ConfigError: the request cannot be served here (an unknown path).
         """
+        ...
+
+    def preflight(self, request: Any) -> AsyncIterator[Any]:
+        """Preflight reports for a ``preflight`` request, one per host, shaped as
+        ``backends.ssh.preflight.HostReport`` (``host``, ``checks`` with ``name`` /
+        ``status`` / ``value`` / ``fix``, ``facts``, ``environment_error``)."""
         ...
