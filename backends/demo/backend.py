@@ -20,6 +20,7 @@ from mlops_tui.backends.demo import controllers
 from mlops_tui.backends.demo import pods as kubelet
 from mlops_tui.backends.demo.contents import CONTEXTS, build
 from mlops_tui.backends.demo.objects import iso
+from mlops_tui.backends.demo.provision import DemoProvisioner, DemoState, demo_preflight
 from mlops_tui.backends.demo.world import World
 from mlops_tui.backends.errors import (
     BackendError,
@@ -91,6 +92,7 @@ class DemoBackend:
         self._stop = threading.Event()
         self._build_lock = threading.Lock()
         self._ticker: threading.Thread | None = None
+        self._provisioned: dict[str, DemoState] = {}  # the demo's clusters, this session
 
     # -- the world ------------------------------------------------------------------------
     @property
@@ -162,6 +164,13 @@ class DemoBackend:
 
     def set_namespace(self, namespace: str) -> None:
         self._namespace = _checked(namespace)
+
+    # -- provisioning (ProvisionerSource): simulated, nothing installed ------------------
+    def provisioner(self, request: object) -> DemoProvisioner:
+        return DemoProvisioner(request, self._provisioned, delay=0.0 if self.frozen else 0.2)
+
+    def preflight(self, request: object) -> AsyncIterator[object]:
+        return demo_preflight(request, asyncio.sleep, 0.0 if self.frozen else 0.1)
 
     async def close(self) -> None:
         self._stop.set()
