@@ -3,15 +3,16 @@ settings each host resolved to, and host keys checked against one known_hosts fi
 
 Hosts are duck-typed (``backends/ssh`` resolves them; this package never imports it): each
 has ``label``, ``hostname``, ``port``, ``user``, ``key_files`` and ``jump`` (``None`` or an
-object with ``hostname``, ``port``, ``user`` and optionally ``key_files``), and its roles as
-``roles`` or ``spec.roles``. The inventory never holds a secret: keys are paths.
+object with ``hostname``, ``port``, ``user`` and optionally ``key_files``); its roles come
+from :func:`build`'s ``roles`` argument, else ``roles`` / ``spec.roles`` on the host. The
+inventory never holds a secret: keys are paths.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,16 +34,18 @@ class ResolvedHostLike(Protocol):
     jump: JumpLike | None
 
 
-def _roles(host: Any) -> list[str]:
-    roles = getattr(host, "roles", None)
+def _roles(host: Any, roles_by_label: Mapping[str, Iterable[str]]) -> list[str]:
+    roles = roles_by_label.get(host.label)
+    if roles is None:
+        roles = getattr(host, "roles", None)
     if roles is None:
         roles = getattr(getattr(host, "spec", None), "roles", None)
     return list(roles or ["server"])
 
 
-def _group(host: Any) -> str:
+def _group(host: Any, roles_by_label: Mapping[str, Iterable[str]]) -> str:
     """k3s's words: a host that is a server is never also listed as an agent."""
-    return "server" if "server" in _roles(host) else "agent"
+    return "server" if "server" in _roles(host, roles_by_label) else "agent"
 
 
 def _strict_options(known_hosts: Path) -> list[str]:
@@ -107,8 +110,8 @@ def local_inventory() -> dict[str, Any]:
                                  "agent": {"hosts": {}}}}}
 
 
-def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path,
-          local: bool = False) -> dict[str, Any]:
+def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path, local: bool = False,
+          roles: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """The inventory ansible-runner takes (the YAML/JSON inventory format as a dict).
 
     Args:
@@ -116,6 +119,8 @@ def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path,
         known_hosts: the known_hosts file host keys are checked against (strictly: a host
             whose key is not there is unreachable; preflight records keys first).
         local: this machine only, with a local connection.
+        roles: each host's roles by label (``HostSpec.roles``: a resolved host does not
+            carry them); else the host's own ``roles`` / ``spec.roles``; else "server".
 
     Returns:
         ``{"all": {"children": {"server": {"hosts": {...}}, "agent": {"hosts": {...}}}}}``,
@@ -128,10 +133,11 @@ def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path,
         return local_inventory()
     if not hosts:
         raise ConfigError("an inventory needs at least one host")
+    known_hosts = Path(known_hosts).expanduser().absolute()
     groups: dict[str, dict[str, Any]] = {"server": {}, "agent": {}}
     for host in hosts:
         if any(host.label in members for members in groups.values()):
             raise ConfigError(f"host {host.label!r} is listed twice")
-        groups[_group(host)][host.label] = host_vars(host, known_hosts=known_hosts)
+        groups[_group(host, roles or {})][host.label] = host_vars(host, known_hosts=known_hosts)
     return {"all": {"children": {name: {"hosts": members}
                                  for name, members in groups.items()}}}
