@@ -266,6 +266,7 @@ else:
 print(f"# written by install.sh: the {action} step a script or the TUI runs")
 print("steps:")
 print(f"  - name: {title}")
+print("    timeout: 1h  # a step's default is 10m; k3s and its images can take longer")
 print(f"    {action}: {json.dumps(request)}")
 PY
 }

@@ -136,6 +136,7 @@ def test_k3s_dry_run_prints_the_provision_script(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     script = _script_shown(result.stdout)
     assert list(script) == ["steps"] and len(script["steps"]) == 1
+    assert script["steps"][0]["timeout"] == "1h"  # past the 10m a step gets by default
     request = script["steps"][0]["provision"]
     assert request == {"cluster": "lab", "path": "k3s-local", "gpu": True, "monitoring": True,
                        "airgap": str(bundle)}
@@ -151,6 +152,27 @@ def test_k3s_dry_run_prints_the_provision_script(tmp_path: Path) -> None:
     plain = _script_shown(_install(home, "--k3s", "--dry-run").stdout)["steps"][0]
     assert plain["provision"] == {"cluster": "local", "path": "k3s-local", "gpu": False,
                                   "monitoring": False, "airgap": None}
+    if model is not None:
+        _plan_with_the_tool(plain, tmp_path)
+
+
+def _plan_with_the_tool(step: dict, tmp_path: Path) -> None:
+    """The step install.sh runs, with plan_only: the real action plans k3s on this machine
+    (nothing is connected, installed or written)."""
+    step["provision"]["plan_only"] = True
+    script = tmp_path / "plan.yaml"
+    script.write_text(yaml.safe_dump({"steps": [step]}))
+    home = tmp_path / "plan-home"
+    home.mkdir()
+    tool = Path(sys.executable).with_name("mlops-tui")
+    result = subprocess.run([str(tool), "--script", str(script), "-o", "json"], text=True,
+                            capture_output=True, timeout=120, env=_env(home))
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    planned = [s["id"] for s in last["data"]["plan"]]
+    assert planned[:3] == ["preflight", "prerequisites", "k3s-server"]
+    assert "monitoring" in planned
+    assert not (home / "state" / "mlops-tui" / "clusters").exists()
 
 
 @pytest.mark.skipif(Path("/run/systemd/system").is_dir(),
