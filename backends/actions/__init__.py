@@ -15,7 +15,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _MODULES = ("objects", "operate", "logs", "context", "apply", "wait", "metrics", "repository",
-            "deploy", "deployment_ops", "triton", "provision")
+            "deploy", "deployment_ops", "triton", "provision",
+            "monitoring")
 
 _FROM_BASE = ("ActionContext", "ActionSpec", "CheckFailed", "Request", "execute",
               "parse_duration")

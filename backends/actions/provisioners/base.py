@@ -205,17 +205,17 @@ class ClusterProvisioner:
 
         if self.settings.local:
             return inventory.build([], known_hosts=self.known_hosts, local=True)
-        hosts = [_WithRoles(resolved, list(spec.roles))
-                 for resolved, spec in zip(self.resolved(), self.settings.hosts, strict=True)]
-        return inventory.build(hosts, known_hosts=self.known_hosts)
+        return inventory.build(self.resolved(), known_hosts=self.known_hosts,
+                               roles={h.label: h.roles for h in self.settings.hosts})
 
     def variables(self, scratch: dict[str, Any]) -> dict[str, Any]:
         """The playbooks' variables (the request's ``extra_vars`` go over them)."""
-        values: dict[str, Any] = {"cluster_name": self.cluster,
-                                  "gpu_hosts": sorted(scratch.get(GPU_HOSTS) or {})}
-        if self.settings.airgap:
-            values["airgap_dir"] = self.settings.airgap
-        return values
+        return {"mlops_cluster": self.cluster, "kubernetes_distribution": self.distribution,
+                "airgap_dir": self.settings.airgap or ""}
+
+    def smoke_runtime_class(self) -> str | None:
+        """The RuntimeClass GPU pods need (None: the NVIDIA runtime is the default)."""
+        return None
 
     def server_address(self) -> str:
         """Where this machine reaches the API server: the first server's address as ssh
@@ -293,14 +293,3 @@ class ClusterProvisioner:
         if existing.options != options:  # other choices (gpu, monitoring): run it all again
             existing.options, existing.completed = options, []
         return existing
-
-
-@dataclass(frozen=True, slots=True)
-class _WithRoles:
-    """A resolved host with its roles, as the inventory groups hosts."""
-
-    resolved: Any
-    roles: list[str]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.resolved, name)

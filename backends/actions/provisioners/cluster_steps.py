@@ -161,10 +161,13 @@ def gpu_check(p: ClusterProvisioner):
         gpu_hosts = ctx.scratch.get(GPU_HOSTS) or {}
         skip_unless(bool(gpu_hosts), "no host has a GPU (preflight found none)")
         skip_in_check_mode(p)
+        names = set(gpu_hosts) | {h.address for h in p.settings.hosts if h.label in gpu_hosts}
+        extra = p.settings.extra_vars
+        image = str(extra.get("gpu_smoke_image") or gpu_smoke.IMAGE)
         backend = await _connected(p)
         try:
-            async for event in gpu_smoke.run(ctx, backend, set(gpu_hosts),
-                                             p.settings.extra_vars):
+            async for event in gpu_smoke.run(ctx, backend, names, image,
+                                             p.smoke_runtime_class()):
                 yield event
         finally:
             await backend.close()

@@ -19,7 +19,7 @@ from mlops_tui.backends.provisioning.contract import StepContext, StepEvent
 
 POD = "mlops-tui-gpu-smoke"
 NAMESPACE = "default"
-IMAGE = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"  # extra_vars gpu_smoke_image overrides
+IMAGE = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"  # extra_vars: gpu_smoke_image
 TIMEOUT_S = 180.0
 POLL_S = 2.0
 RESOURCE = "nvidia.com/gpu"
@@ -74,21 +74,22 @@ def explain_pending(events: list[dict[str, Any]], nodes: list[dict[str, Any]],
     return "; ".join(reasons) or "the pod is Pending (no scheduler event yet)"
 
 
-async def run(ctx: StepContext, backend: Any, gpu_hosts: set[str],
-              extra_vars: dict[str, Any], timeout: float = TIMEOUT_S
-              ) -> AsyncIterator[StepEvent]:
+async def run(ctx: StepContext, backend: Any, gpu_hosts: set[str], image: str,
+              runtime: str | None, timeout: float = TIMEOUT_S) -> AsyncIterator[StepEvent]:
     """Create the pod, follow it to its end, show nvidia-smi's lines, delete it.
+
+    Args:
+        gpu_hosts: names and addresses of the hosts preflight found GPUs on.
+        image: an image with nvidia-smi; runtime: the pod's RuntimeClass (k3s: nvidia).
 
     Raises:
         BackendError: it failed or stayed Pending (explained).
     """
-    image = str(extra_vars.get("gpu_smoke_image") or IMAGE)
-    runtime = extra_vars.get("gpu_smoke_runtime_class")
     pods = backend.resolve_kind("pods")
     ref = ResourceRef(pods, POD, NAMESPACE)
     with contextlib.suppress(BackendError):  # a pod left by an interrupted run
         await backend.delete(ref, force=True)
-    await backend.apply(pod_manifest(image, str(runtime) if runtime else None),
+    await backend.apply(pod_manifest(image, runtime),
                         namespace=NAMESPACE, field_manager="mlops-tui")
     try:
         deadline = time.monotonic() + timeout

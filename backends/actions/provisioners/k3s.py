@@ -23,3 +23,7 @@ class K3sProvisioner(ClusterProvisioner):
         if self.settings.k3s_version:
             values["k3s_version"] = self.settings.k3s_version
         return values
+
+    def smoke_runtime_class(self) -> str | None:
+        # k3s registers the NVIDIA runtime under a RuntimeClass, not as the default
+        return str(self.settings.extra_vars.get("nvidia_runtime_class") or "nvidia")

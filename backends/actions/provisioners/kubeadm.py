@@ -3,8 +3,9 @@ kubectl from a package repository or an air-gap bundle, ``kubeadm init`` with a 
 server, ``kubeadm join`` on the agents.
 
 Every variable of the kubeadm playbooks can be set through the request's ``extra_vars``
-(``kubeadm_bundle_dir``, ``kubeadm_ignore_preflight_errors``, ``kubelet_supervisor``,
-``containerd_socket`` …); they go over the ones set here.
+(``kubeadm_bundle_dir``, ``kubeadm_ignore_preflight_errors``,
+``kubeadm_kubelet_supervisor``, ``kubeadm_containerd_socket`` …: see
+``playbooks/roles/kubeadm_common/defaults/main.yml``); they go over the ones set here.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ class KubeadmProvisioner(ClusterProvisioner):
     def variables(self, scratch: dict[str, Any]) -> dict[str, Any]:
         values = super().variables(scratch)
         values["install_containerd"] = self.install_containerd
-        values["kubeadm_reset"] = True  # reset.yml: the kubeadm role, not k3s's scripts
         if self.settings.kubernetes_version:
-            values["kubernetes_version"] = self.settings.kubernetes_version
+            values["kubeadm_kubernetes_version"] = self.settings.kubernetes_version
         if self.settings.airgap:
             values["kubeadm_bundle_dir"] = self.settings.airgap
         return values

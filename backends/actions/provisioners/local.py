@@ -22,6 +22,7 @@ class LocalReport:
     checks: list[Any] = field(default_factory=list)
     facts: Any = None
     environment_error: str = ""
+    needs_sudo_password: bool = False
 
     @property
     def failed(self) -> bool:
@@ -41,23 +42,31 @@ async def _run(argv: list[str], stdin: bytes | None, timeout: float) -> tuple[in
     return process.returncode or 0, out, err
 
 
-async def local_report(path: str = "k3s-ssh") -> LocalReport:
-    """Run the facts script here and check them as preflight checks a server.
+async def local_report(gpu: bool = False, path: str = "k3s-local") -> LocalReport:
+    """Run the facts script here and check the facts as preflight checks a server.
 
     Raises:
         ConfigError: the script could not run.
     """
-    from mlops_tui.backends.ssh import facts, preflight
+    from mlops_tui.backends.ssh import checks
+    from mlops_tui.backends.ssh.facts import FACTS_SCRIPT, parse_facts
 
     try:
-        code, out, err = await _run(["sh", "-s"], facts.SCRIPT.encode(), FACTS_TIMEOUT_S)
+        code, out, err = await _run(["sh", "-s"], FACTS_SCRIPT.encode(), FACTS_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot gather this machine's facts: {exc}") from None
     if code != 0 and not out:
         raise ConfigError(f"the facts script failed here: {err.decode(errors='replace')[-200:]}")
-    parsed = facts.parse_facts(out.decode("utf-8", "replace"))
-    checks = preflight.evaluate(parsed, path=path, roles=["server"])
-    return LocalReport(checks=list(checks), facts=parsed)
+    facts = parse_facts(out.decode("utf-8", "replace"))
+    sudo = {"root": "root: no sudo needed", "nopasswd": "without a password",
+            "password": "with a password (asked for)"}.get(facts.sudo)
+    rows = [checks.Check("sudo", "ok" if sudo else "fail", sudo or "no sudo here",
+                         "" if sudo else "install sudo, or run as root"),
+            *checks.system(facts), *checks.resources(facts, "server"),
+            checks.runtime(facts, path), checks.gpus(facts, requested=gpu),
+            checks.ports(facts, checks.ports_for(path, "server"))]
+    return LocalReport(checks=rows, facts=facts,
+                       needs_sudo_password=facts.sudo == "password")
 
 
 async def read_root_file(path: str, password: str | None) -> str:

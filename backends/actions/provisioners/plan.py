@@ -80,7 +80,8 @@ def _gpu(p: ClusterProvisioner):
         steps.skip_unless(p.settings.gpu, "gpu: false in the request")
         gpu_hosts = sorted(ctx.scratch.get(GPU_HOSTS) or {})
         steps.skip_unless(bool(gpu_hosts), "preflight found no GPU on any host")
-        limit = None if p.settings.local else ",".join(gpu_hosts)
-        async for event in steps.playbook(p, "gpu", "gpu.yml", limit=limit)(ctx):
+        # no limit: gpu.yml finds the GPU hosts itself and deploys the device plugin from
+        # the first server, which may have none
+        async for event in steps.playbook(p, "gpu", "gpu.yml")(ctx):
             yield event
     return body

@@ -34,30 +34,19 @@ def check_line(host: str, check: Any) -> str:
 
 
 def sudo_wants_password(report: Any) -> bool:
-    """Whether preflight found that sudo on this host asks for a password."""
-    facts = getattr(report, "facts", None)
-    for name in ("sudo_needs_password", "sudo_password_needed"):
-        if getattr(facts, name, None) is not None:
-            return bool(getattr(facts, name))
-    return any(c.name == "sudo" and "password" in str(c.value).lower() and c.status != "ok"
-               for c in report.checks)
+    """Whether preflight found that sudo on this host asks for a password none was given
+    for."""
+    return bool(getattr(report, "needs_sudo_password", False))
 
 
 def gpu_count(report: Any) -> int:
-    gpus = getattr(getattr(report, "facts", None), "gpus", None)
-    return len(gpus) if isinstance(gpus, list | tuple) else int(gpus or 0)
+    return len(getattr(getattr(report, "facts", None), "gpus", None) or ())
 
 
 def environment_problem(reports: list[Any]) -> str:
-    """``HOST: reason`` for each host that could not be checked (unreachable, host key,
+    """``HOST: reason`` of each host that could not be checked (unreachable, host key,
     sudo), on one line; "" when every host answered."""
-    problems = []
-    for report in reports:
-        if report.environment_error:
-            reason = report.environment_error if isinstance(report.environment_error, str) \
-                else next((c.value for c in report.checks if c.status == "fail"), "failed")
-            problems.append(f"{report.host}: {reason}")
-    return "; ".join(problems)
+    return "; ".join(r.environment_error for r in reports if r.environment_error)
 
 
 def failed_checks(reports: list[Any]) -> list[str]:
@@ -101,7 +90,8 @@ async def _collect(ctx: StepContext, p: ClusterProvisioner, path: str, password:
     total = len(p.settings.hosts)
     stream = run_preflight(p.settings.hosts, path=path, known_hosts=p.known_hosts,
                            decide=p.ask_host_key, accept_new=p.accept_new_host_keys,
-                           sudo_password=password, ssh_config=p.ssh_config)
+                           sudo_password=password, ssh_config=p.ssh_config,
+                           gpu=p.settings.gpu)
     async with aclosing(stream) as reports_in:
         async for report in reports_in:
             reports.append(report)
@@ -118,7 +108,7 @@ async def _local_preflight(p: ClusterProvisioner, ctx: StepContext
     """This machine's facts, through the same script preflight runs over SSH."""
     from mlops_tui.backends.actions.provisioners.local import local_report
 
-    report = await local_report()
+    report = await local_report(p.settings.gpu)
     for check in report.checks:
         yield ctx.output(check_line(report.host, check), host=report.host)
     failures = failed_checks([report])
