@@ -18,6 +18,9 @@ from typing import Any, Protocol
 
 from mlops_tui.backends.errors import ConfigError
 
+#: Ansible's interpreter discovery, without a warning per host in the log
+AUTO_PYTHON = "auto_silent"
+
 
 class JumpLike(Protocol):
     hostname: str
@@ -66,12 +69,14 @@ def _proxy_command(jump: Any, *, known_hosts: Path, fallback_keys: Iterable[str]
     return shlex.join(argv)
 
 
-def host_vars(host: ResolvedHostLike, *, known_hosts: Path) -> dict[str, Any]:
+def host_vars(host: ResolvedHostLike, *, known_hosts: Path,
+              python_interpreter: str = AUTO_PYTHON) -> dict[str, Any]:
     """The connection variables of one host.
 
     Args:
         host: a resolved host (see the module docstring).
         known_hosts: the known_hosts file every host key (the jump's too) is checked against.
+        python_interpreter: the hosts' Python (see :func:`build`).
 
     Returns:
         ``ansible_host``, ``ansible_port``, ``ansible_user``, the first key file as
@@ -90,8 +95,7 @@ def host_vars(host: ResolvedHostLike, *, known_hosts: Path) -> dict[str, Any]:
         "ansible_port": int(host.port),
         "ansible_user": host.user,
         "ansible_ssh_common_args": shlex.join(common),
-        # auto_silent: python3 found on the host, without a warning per host in the log
-        "ansible_python_interpreter": "auto_silent",
+        "ansible_python_interpreter": python_interpreter,
     }
     if keys:
         result["ansible_ssh_private_key_file"] = keys[0]
@@ -111,7 +115,8 @@ def local_inventory() -> dict[str, Any]:
 
 
 def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path, local: bool = False,
-          roles: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+          roles: Mapping[str, Iterable[str]] | None = None,
+          python_interpreter: str = AUTO_PYTHON) -> dict[str, Any]:
     """The inventory ansible-runner takes (the YAML/JSON inventory format as a dict).
 
     Args:
@@ -121,6 +126,9 @@ def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path, local: bool =
         local: this machine only, with a local connection.
         roles: each host's roles by label (``HostSpec.roles``: a resolved host does not
             carry them); else the host's own ``roles`` / ``spec.roles``; else "server".
+        python_interpreter: the hosts' Python: Ansible's discovery by default; a path
+            where discovery is misled (a login shell's PATH with pyenv shims first finds a
+            ``python3.13`` shim that cannot run).
 
     Returns:
         ``{"all": {"children": {"server": {"hosts": {...}}, "agent": {"hosts": {...}}}}}``,
@@ -138,6 +146,7 @@ def build(hosts: Sequence[ResolvedHostLike], *, known_hosts: Path, local: bool =
     for host in hosts:
         if any(host.label in members for members in groups.values()):
             raise ConfigError(f"host {host.label!r} is listed twice")
-        groups[_group(host, roles or {})][host.label] = host_vars(host, known_hosts=known_hosts)
+        groups[_group(host, roles or {})][host.label] = host_vars(
+            host, known_hosts=known_hosts, python_interpreter=python_interpreter)
     return {"all": {"children": {name: {"hosts": members}
                                  for name, members in groups.items()}}}
