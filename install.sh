@@ -226,6 +226,8 @@ cluster_context() {
 
 # ask_sudo_password: set sudo_password when k3s / its reset will need one and none was given
 ask_sudo_password() {
+    [ "$(id -u)" = 0 ] || command -v sudo >/dev/null ||
+        die "k3s is installed as root: run install.sh as root, or install sudo" 2
     if [ "$(id -u)" = 0 ] || [ -n "$sudo_password" ] || sudo -n true 2>/dev/null; then
         return 0
     fi
@@ -416,6 +418,7 @@ uninstall_venv() {
 uninstall() {
     local items=() i
     if [ -f "$record_file" ]; then
+        record list >/dev/null || exit 2  # a damaged record: said why, nothing removed
         while IFS= read -r -d '' i; do items+=("$i"); done < <(record list)
     fi
     if [ "${#items[@]}" = 0 ]; then
@@ -441,11 +444,13 @@ uninstall() {
 
 purge() {
     step "the build cache $cache_dir"
-    if [ -d "$cache_dir" ] && [ "$(basename "$cache_dir")" = mlops-tui ]; then
+    if [ ! -d "$cache_dir" ]; then
+        echo "none here"
+    elif [ "$(basename "$cache_dir")" != mlops-tui ]; then
+        echo "left as is: only a folder named mlops-tui is removed (MLOPS_TUI_CACHE points elsewhere)"
+    else
         run rm -rf "$cache_dir"
         did "removed the build cache $cache_dir"
-    else
-        echo "none here"
     fi
 }
 

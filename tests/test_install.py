@@ -372,3 +372,22 @@ def test_real_install_then_uninstall_into_a_temporary_home(tmp_path: Path,
     assert gone.returncode == 0, gone.stderr
     assert not (home / "data" / "mlops-tui" / "venv").exists()
     assert not link.is_symlink() and not _record(home).exists()
+
+
+def test_a_damaged_record_removes_nothing(tmp_path: Path) -> None:
+    made = _fake_install(tmp_path, cluster_phase=None)
+    _record(tmp_path).write_text("{not json")
+    result = _install(tmp_path, "--uninstall")
+    assert result.returncode == 2
+    assert "is not an install record" in result.stderr
+    assert made["venv"].exists() and made["link"].is_symlink()
+
+
+def test_purge_cache_removes_the_build_cache_only_when_asked(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "mlops-tui"
+    (cache / "kube-v1.20.2").mkdir(parents=True)
+    kept = _install(tmp_path, "--uninstall")
+    assert kept.returncode == 0 and cache.exists()
+    purged = _install(tmp_path, "--uninstall", "--purge-cache")
+    assert purged.returncode == 0, purged.stderr
+    assert not cache.exists() and (tmp_path / "cache").exists()
