@@ -21,8 +21,8 @@ ROLE_ALIASES = {"server": "server", "control-plane": "server", "controlplane": "
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$")
-_JUMP = re.compile(r"^(?:(?P<user>[A-Za-z_][A-Za-z0-9_.-]{0,31})@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^:@\s]+)"
-                   r"(?::(?P<port>\d{1,5}))?$")
+_JUMP = re.compile(r"^(?:(?P<user>[A-Za-z_][A-Za-z0-9_.-]{0,31})@)?"
+                   r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^:@\s]+)(?::(?P<port>\d{1,5}))?$")
 
 
 def address_problem(text: str) -> str:

@@ -5,9 +5,9 @@ raises :class:`ConnectionFailed` before any step), encodes the request once, the
 step of the plan and yields :class:`LoadProgress` a few times a second and one
 :class:`StepResult` per step. Failed requests are counted by kind, never raised.
 
-The caller's event loop drives the load unless the plan asks for more than one loop keeps
-up with, or for worker processes (``LoadPlan.workers``): then ``multiprocessing`` spawn
-children each run their share and send their raw latency samples back, merged exactly into
+Worker processes drive the load (``LoadPlan.workers``; at least one, each on uvloop where
+it is installed, see ``loadtest_worker``): ``multiprocessing`` spawn children each run their
+share and send their raw latency samples back, merged exactly into
 the step's percentiles. Closing or cancelling the iterator ends the workers at once
 (terminate, then kill, by PID); a worker whose parent dies exits by itself. As always with
 spawn, the program's main module must be importable without side effects (``if __name__ ==
@@ -17,7 +17,6 @@ spawn, the program's main module must be importable without side effects (``if _
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -33,12 +32,11 @@ from mlops_tui.backends.triton.loadtest_results import (
     save_results,
     summarize,
 )
-from mlops_tui.backends.triton.loadtest_step import StepCounters, StepSamples, StepSpec, run_step
+from mlops_tui.backends.triton.loadtest_step import StepCounters, StepSamples, StepSpec
 from mlops_tui.backends.triton.loadtest_wire import (
     WireRequest,
     encode_request,
     http_head,
-    make_sender,
     model_path,
 )
 from mlops_tui.backends.triton.tensors import TritonEndpoint
@@ -137,26 +135,6 @@ async def run_loadtest(
     await probe(wire, endpoint)
     processes = plan.processes(endpoint.protocol)
     steps = len(plan.levels)
-    if processes == 0:
-        sender = make_sender(wire)
-        try:
-            for n, level in enumerate(plan.levels, start=1):
-                spec = plan.share(level, 1)[0]
-                assert spec is not None
-                counters = StepCounters()
-                task = asyncio.get_running_loop().create_task(run_step(sender, spec, counters))
-                try:
-                    async for item in _follow_local(task, counters):
-                        yield _progress(item, n, steps, level, spec) if isinstance(
-                            item, _Tick) else _result(plan, level, item)
-                finally:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-        finally:
-            await sender.close()
-        return
-
     from mlops_tui.backends.triton.loadtest_worker import WorkerPool
 
     pool = WorkerPool(wire, processes)
@@ -184,21 +162,6 @@ class _Tick:
     elapsed: float
     last_elapsed: float
     last_ok: int
-
-
-async def _follow_local(task: asyncio.Task, counters: StepCounters
-                        ) -> AsyncIterator[_Tick | StepSamples]:
-    t0 = time.perf_counter()
-    last_elapsed, last_ok = 0.0, 0
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=PROGRESS_S)
-        if done:
-            yield task.result()
-            return
-        elapsed = time.perf_counter() - t0
-        snapshot = StepCounters(counters.ok, counters.errors, counters.measured)
-        yield _Tick(snapshot, elapsed, last_elapsed, last_ok)
-        last_elapsed, last_ok = elapsed, snapshot.ok
 
 
 def _progress(tick: _Tick, n: int, steps: int, level: float, spec: StepSpec,

@@ -41,9 +41,10 @@ class LoadPlan:
     A step measures for ``duration_s`` after ``warmup_s``; or, when ``requests`` is set,
     until that many requests completed (in rate mode: for ``requests / rate`` seconds).
     ``workers`` is the number of worker processes, each with its own event loop and its
-    share of the load; 0 chooses: the caller's own loop while one loop keeps up
-    (:data:`LOOP_CONCURRENCY`, :data:`LOOP_RATE`), else processes. A UI that wants the load
-    off its own loop passes 1. ``request_timeout_s`` bounds each request (kind "timeout").
+    share of the load; 0 chooses: one while one loop keeps up (:data:`LOOP_CONCURRENCY`,
+    :data:`LOOP_RATE`), else one per loop's worth. The load never runs on the caller's loop:
+    a screen drawing on it (or a script's own tasks) would add its work to every round
+    trip. ``request_timeout_s`` bounds each request (kind "timeout").
     """
 
     model: str
@@ -103,14 +104,13 @@ class LoadPlan:
 
     def processes(self, protocol: str = "http") -> int:
         """How many worker processes drive the load over ``protocol``: ``workers``, or when
-        0, none (the caller's loop) while one loop keeps up, else one per loop's worth (at
-        most one per CPU)."""
+        0, one per loop's worth of load (at least one, at most one per CPU)."""
         if self.workers:
             return self.workers
         per_loop = LOOP_CONCURRENCY.get(protocol, LOOP_CONCURRENCY["http"])
         need = math.ceil(max(max(self.concurrency, default=0) / per_loop,
                              max(self.rates, default=0.0) / LOOP_RATE))
-        return 0 if need <= 1 else min(os.cpu_count() or 1, need)
+        return max(1, min(os.cpu_count() or 1, need))
 
     def share(self, level: float, loops: int) -> list[StepSpec | None]:
         """Each loop's part of one step (None: that loop sits it out)."""

@@ -99,11 +99,12 @@ def test_the_concurrency_is_shared_out_among_loops():
     assert [s.level for s in specs] == [3, 2]
     assert [s.requests for s in specs] == [6, 5]
     assert plan.share(1, 2)[1] is None  # one user: the second loop sits out
-    assert plan.processes("http") == plan.processes("grpc") == 0  # one loop keeps up with 5
+    # one loop keeps up with 5, and it is a worker's: never the caller's loop
+    assert plan.processes("http") == plan.processes("grpc") == 1
     many = LoadPlan("m", ones(), concurrency=(1, 4096))
     assert many.processes("grpc") == min(os.cpu_count(), 16)
     assert LoadPlan("m", ones(), concurrency=(16,)).processes("http") == min(os.cpu_count(), 2)
-    assert LoadPlan("m", ones(), concurrency=(16,)).processes("grpc") == 0
+    assert LoadPlan("m", ones(), concurrency=(16,)).processes("grpc") == 1
     assert LoadPlan("m", ones(), concurrency=(1,), workers=1).processes() == 1
     rate = LoadPlan("m", ones(), rates=(100.0,), requests=50, warmup_s=0)
     assert [s.level for s in rate.share(100.0, 2)] == [50.0, 50.0]
@@ -244,14 +245,23 @@ async def test_requests_slower_than_the_timeout_count_as_timeouts(own_triton, pr
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_rate_mode_skips_sends_beyond_the_in_flight_cap(own_triton, protocol, monkeypatch):
+    # the step function itself, in this process: the cap is patched here, and a worker
+    # process would not see the patch
     from mlops_tui.backends.triton import loadtest_step
+    from mlops_tui.backends.triton.loadtest_wire import encode_request, make_sender
 
     monkeypatch.setattr(loadtest_step, "MAX_IN_FLIGHT", 4)
-    plan = LoadPlan("slow", (InputTensor(INPUT_NAME, "FP32", np.ones(WIDTH, np.float32)),),
-                    rates=(100.0,), duration_s=0.5, warmup_s=0, request_timeout_s=5.0)
-    _, (result,) = await collect(endpoint(own_triton, protocol), plan)
+    inputs = (InputTensor(INPUT_NAME, "FP32", np.ones(WIDTH, np.float32)),)
+    sender = make_sender(encode_request(endpoint(own_triton, protocol), "slow", inputs,
+                                        timeout_s=5.0))
+    try:
+        samples = await loadtest_step.run_step(
+            sender, loadtest_step.StepSpec("rate", 100.0, 0.0, 0.5),
+            loadtest_step.StepCounters())
+    finally:
+        await sender.close()
     # 4 in flight on a 400 ms model: about 46 of the ~50 sends are skipped, none answered
-    assert 30 <= result.errors["dropped"] <= 51 and result.requests == 0
+    assert 30 <= samples.errors["dropped"] <= 51 and len(samples.latencies) == 0
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
