@@ -134,8 +134,10 @@ def parse_facts(text: str) -> HostFacts:
     mem_kib = _int(take("meminfo").partition(":")[2])
     gpus, driver, gpu_error = parse_gpus(take("nvidia-smi-L"), take("nvidia-smi-query"))
     remote_time = unix_time(take("time"))
-    if remote_time is None and "time" not in missing:
-        missing.append("time")
+    cpus = _int(take("nproc"))
+    for name, value in (("time", remote_time), ("nproc", cpus), ("meminfo", mem_kib)):
+        if value is None and name not in missing:
+            missing.append(name)  # there but garbled
     runtimes = {}
     for line in take("runtimes", may_be_empty=True).splitlines():
         name, _, path = line.strip().partition(" ")
@@ -149,7 +151,7 @@ def parse_facts(text: str) -> HostFacts:
         os_pretty=os_release.get("PRETTY_NAME", ""),
         kernel=uname[0].strip() if uname else "",
         machine=uname[1].strip() if len(uname) > 1 else "",
-        cpus=_int(take("nproc")) or 0,
+        cpus=cpus or 0,
         memory_bytes=(mem_kib or 0) * 1024,
         disk_free=parse_df(take("df")),
         swap_bytes=parse_swaps(take("swaps", may_be_empty=True)),

@@ -3,8 +3,9 @@ on port 22 inside a network namespace (:class:`~tests.servers.netns.TestHost`).
 
 Everything it needs lives under ``workdir``: a config, an ed25519 host key, a client key
 (ed25519, no passphrase) authorized for root, a ``known_hosts`` holding exactly this host's
-key line, the pid file and the log. Key-only auth, ``UsePAM no``, ``StrictModes no`` (the
-keys sit under /tmp), SFTP and TCP forwarding on (a jump host, Ansible). The only change
+key line, the pid file and the log (other users' keys: :meth:`SshdHost.authorize`).
+Key-only auth, ``UsePAM no``, ``StrictModes no`` (the keys sit under /tmp), SFTP and TCP
+forwarding on (a jump host, Ansible). The only change
 outside ``workdir`` is ``/run/sshd`` (sshd's privilege-separation dir), made if missing
 and left: it is harmless.
 
@@ -23,6 +24,7 @@ drops; ``start()`` again brings it back on the same address, port and keys.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -143,14 +145,31 @@ class SshdHost:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc and self._proc.poll() is None else None
 
-    def authorize(self, user: str, public_key: Path | None = None) -> None:
-        """Let ``user`` log in with ``public_key`` (default: :attr:`client_key`'s)."""
+    def authorize(self, user: str, public_key: Path | None = None) -> Path:
+        """Let ``user`` log in with ``public_key`` (default: :attr:`client_key`'s).
+
+        Root's keys live in :attr:`authorized_dir`; another user's in its own
+        ``~/.ssh/authorized_keys`` (sshd reads them as that user, and ``workdir`` is
+        usually in a root-only temporary directory), removed with the user's home.
+
+        Returns:
+            The authorized_keys file written.
+        """
         source = public_key or self.client_key.with_suffix(".pub")
-        self.authorized_dir.mkdir(parents=True, exist_ok=True)
-        target = self.authorized_dir / user
+        if user == "root":
+            self.authorized_dir.mkdir(parents=True, exist_ok=True)
+            target = self.authorized_dir / user
+        else:
+            entry = pwd.getpwnam(user)
+            target = Path(entry.pw_dir) / ".ssh" / "authorized_keys"
+            target.parent.mkdir(mode=0o700, exist_ok=True)
+            os.chown(target.parent, entry.pw_uid, entry.pw_gid)
         lines = target.read_text() if target.exists() else ""
         target.write_text(lines + source.read_text().strip() + "\n")
         target.chmod(0o644)
+        if user != "root":
+            os.chown(target, entry.pw_uid, entry.pw_gid)
+        return target
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -170,7 +189,7 @@ Port {self.port}
 ListenAddress {self.address}
 HostKey {self.host_key}
 PidFile {self.workdir / "sshd.pid"}
-AuthorizedKeysFile {self.authorized_dir}/%u
+AuthorizedKeysFile {self.authorized_dir}/%u .ssh/authorized_keys
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
