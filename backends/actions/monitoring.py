@@ -134,7 +134,8 @@ async def _rollouts(ctx: ActionContext, req: MonitoringRequest,
                               f"{target.label} was followed")
         wait_req = wait_action.WaitRequest.model_validate({
             "kind": target.body["kind"].lower(), "name": target.ref.name,
-            "namespace": target.ref.namespace, "for": "rollout", "timeout": remaining})
+            "namespace": target.ref.namespace, "for": "rollout",
+            "timeout": max(round(remaining, 1), 0.1)})  # said in its messages: kept short
         async for event in wait_action.run_wait(ctx, wait_req):
             if event.terminal:  # one rollout done: the step goes on
                 yield events.progress(f"{target.label}: {event.message}", data=event.data)
