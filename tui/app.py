@@ -37,6 +37,7 @@ from mlops_tui.tui.registry import (
     CONTEXT_ALIASES,
     DASHBOARDS,
     DEPLOY_ALIASES,
+    PROVISION_ALIASES,
     QUIT_ALIASES,
     parse_command,
 )
@@ -49,6 +50,7 @@ from mlops_tui.tui.widgets.resource_table import ResourceTable
 
 if TYPE_CHECKING:
     from mlops_tui.backends.actions import ActionContext
+    from mlops_tui.backends.provisioning.contract import HostKeyOffer
     from mlops_tui.tui.views.dashboard_view import DashboardView
 
 # Screens, dialogs, the panels and the action table are imported where first used: the
@@ -121,7 +123,7 @@ class MlopsApp(App[int]):
     def _completions(self) -> list[str]:
         words = {alias for kind in self.backend.kinds() for alias in kind.aliases()}
         return sorted(words | set(CONTEXT_ALIASES) | set(DASHBOARDS) | set(DEPLOY_ALIASES)
-                      | {"ns", "q", "quit"})
+                      | set(PROVISION_ALIASES) | {"ns", "q", "quit"})
 
     async def get_metrics(self) -> MetricsSource:
         """The metrics source, made on first use (finding Prometheus may need API calls).
@@ -273,6 +275,10 @@ class MlopsApp(App[int]):
             from mlops_tui.tui.screens.deploy import DeployScreen
 
             self.push_screen(DeployScreen(namespace))
+        elif command.name in PROVISION_ALIASES:
+            from mlops_tui.tui.screens.provision import ProvisionScreen
+
+            self.push_screen(ProvisionScreen(command.argument))
         else:
             self.open_view(command.name, namespace, command.filter_text)
 
@@ -341,7 +347,22 @@ class MlopsApp(App[int]):
         from mlops_tui.backends.actions import ActionContext
 
         return ActionContext(self.backend, namespace=self.backend.info().namespace,
-                             metrics=self.get_metrics)
+                             metrics=self.get_metrics, ask_secret=self.ask_secret,
+                             ask_host_key=self.ask_host_key)
+
+    async def ask_secret(self, prompt: str) -> str | None:
+        """Ask for a secret (a sudo password) in a dialog that never echoes it; None when
+        the user cancels."""
+        from mlops_tui.tui.screens.provision_dialogs import SecretScreen, ask
+
+        return await ask(self, SecretScreen(prompt))
+
+    async def ask_host_key(self, offer: HostKeyOffer) -> bool:
+        """Show an unknown host key (host, type, SHA256 fingerprint); True to accept it.
+        Refusing is the default (enter, esc)."""
+        from mlops_tui.tui.screens.provision_dialogs import HostKeyScreen, ask
+
+        return bool(await ask(self, HostKeyScreen(offer)))
 
     async def _stream(self, action: str, arguments: dict[str, object],
                       on_event: Callable[[ActionEvent], None]) -> ActionEvent:

@@ -27,9 +27,12 @@ OWN_VIEWS: dict[str, tuple[str, ...]] = {
     "pulse": ("pulse", "pulses"),
     # the deploy wizard (":deploy" itself stays the Deployments kind, as in kubectl and k9s)
     "deploy-model": ("deploy-model", "deploymodel", "serve"),
+    # the provision screen; ":provision NAME" opens a cluster made before
+    "provision": ("provision", "provisioning", "clusters"),
 }
 CONTEXT_ALIASES = frozenset(OWN_VIEWS["ctx"])
 DEPLOY_ALIASES = frozenset(OWN_VIEWS["deploy-model"])
+PROVISION_ALIASES = frozenset(OWN_VIEWS["provision"])
 QUIT_ALIASES = frozenset(OWN_VIEWS["quit"])
 # dashboard alias -> the metrics screen it shows
 DASHBOARDS: dict[str, str] = {alias: name for name in ("gpu", "models", "pulse")
@@ -126,7 +129,8 @@ def parse_command(text: str) -> Command | None:
         else:
             return Command(name, error=f"unexpected {_quoted(word)} after {_quoted(argument)}")
         i += 1
-    if argument and name not in CONTEXT_ALIASES and name != "ns" and name not in DASHBOARDS:
+    if argument and name not in CONTEXT_ALIASES and name != "ns" and name not in DASHBOARDS \
+            and name not in PROVISION_ALIASES:  # ":provision NAME" names a cluster
         namespace, argument = argument, ""
     problem = _problem(name, argument, namespace, selector, search)
     if problem:
