@@ -106,8 +106,8 @@ def _record(target: Target, outcome: str) -> dict[str, Any]:
             "result": outcome}
 
 
-async def _preview(ctx: ActionContext, req: MonitoringRequest, targets: list[Target],
-                   namespace_exists: bool, done: list[dict[str, Any]]
+async def _preview(ctx: ActionContext, targets: list[Target], namespace_exists: bool,
+                   done: list[dict[str, Any]]
                    ) -> AsyncIterator[tuple[Target, dict[str, Any] | None, dict[str, Any]]]:
     """(target, live, merged) per object: the server's dry-run answer where it can give one;
     the manifest itself for a namespaced object whose namespace is not there yet."""
@@ -184,7 +184,7 @@ async def run_monitoring(ctx: ActionContext, req: MonitoringRequest
         namespace_exists, targets = True, rest
     diffs: list[str] = []
     outcomes = []
-    async for target, live, merged in _preview(ctx, req, targets, namespace_exists, done):
+    async for target, live, merged in _preview(ctx, targets, namespace_exists, done):
         lines = diff.diff_lines(live, merged, target.label)
         diffs += lines
         if req.dry_run or live is not None:  # a new object's "diff" is all of it

@@ -39,6 +39,8 @@ def _metrics_port(port: int) -> list[dict[str, Any]]:
 
 def dcgm_objects(spec: MonitoringSpec) -> list[dict[str, Any]]:
     """The DCGM exporter: RBAC to read pods (their labels), and its DaemonSet."""
+    # settings as the exporter's environment variables, not flags: an exporter too old for
+    # one ignores the variable, where an unknown flag would stop it from starting
     env = [{"name": "DCGM_EXPORTER_LISTEN", "value": f":{scrape.DCGM_PORT}"},
            {"name": "DCGM_EXPORTER_KUBERNETES", "value": "true"},
            {"name": "DCGM_EXPORTER_KUBERNETES_ENABLE_POD_LABELS", "value": "true"},
