@@ -170,7 +170,10 @@ def to_event(raw: dict[str, Any]) -> PlaybookEvent | None:
         return PlaybookEvent("task", task=task, message=task)
     if kind == "runner_on_ok":
         facts = res.get("ansible_facts") if isinstance(res.get("ansible_facts"), dict) else None
-        return PlaybookEvent("changed" if res.get("changed") else "ok", host, task,
+        # a no_log result is censored down to one key: the display line still says changed
+        changed = res.get("changed") if "changed" in res else str(
+            raw.get("stdout", "")).lstrip().startswith("changed:")
+        return PlaybookEvent("changed" if changed else "ok", host, task,
                              _ok_message(res, action),
                              data={"facts": facts} if facts else None)
     if kind == "runner_on_failed":

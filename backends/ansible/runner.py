@@ -3,8 +3,9 @@
 Runner works in a thread (it drives ``ansible-playbook`` through pexpect); its
 ``event_handler`` maps each event (:mod:`.events`) and hands it to the loop with
 ``call_soon_threadsafe``. Closing or cancelling the stream makes ``cancel_callback`` answer
-True: runner kills the playbook's process group, and the thread is joined before the
-generator returns.
+True: runner kills the playbook's process group, the thread is joined, and what is left of
+the run's process tree (Ansible's workers start sessions of their own) is killed by PID
+before the generator returns.
 
 Secrets: the become password is answered at ansible-playbook's ``BECOME password:`` prompt
 (``--ask-become-pass``) through pexpect: never in a file, the argv, an environment variable
@@ -31,6 +32,7 @@ from typing import Any
 
 from mlops_tui.backends.ansible import playbooks
 from mlops_tui.backends.ansible.events import PlaybookEvent, PlaybookResult, clean, to_event
+from mlops_tui.backends.ansible.processes import freeze, kill_left
 from mlops_tui.backends.ansible.tasks import count_tasks
 from mlops_tui.backends.errors import ConfigError
 
@@ -254,11 +256,14 @@ async def run_playbook(playbook: str | Path, *, inventory: Mapping[str, Any],
                             data=PlaybookResult(rc, status, recap.get("stats", {}), error),
                             fraction=1.0)
     finally:
-        cancel.set()  # a closed or cancelled stream stops the run (runner polls this)
         if counting is not None:
             counting.cancel()
         if thread is not None and thread.is_alive():
+            tree = freeze(str(private))  # before runner's kill orphans the workers
+            cancel.set()  # a closed or cancelled stream stops the run (runner polls this)
             await asyncio.shield(asyncio.to_thread(thread.join, JOIN_TIMEOUT))
+            kill_left(tree)
+        cancel.set()
         _wipe_env(private)
         if control_dir.parent != private:
             shutil.rmtree(control_dir, ignore_errors=True)
