@@ -56,3 +56,8 @@ class ReadOnlyError(BackendError):
 
 class UnsupportedError(BackendError):
     """The backend or the kind does not support this action."""
+
+
+#: what no retry of the same request fixes: the environment must change first (exit 2 in a
+#: script); every other BackendError is a check that did not hold (exit 1)
+ENVIRONMENT_ERRORS = (ConfigError, ConnectionFailed, Unauthorized, Forbidden, ReadOnlyError)

@@ -22,14 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from mlops_tui.backends import names
 from mlops_tui.backends.actions import events
 from mlops_tui.backends.actions.events import ActionEvent, Failure
-from mlops_tui.backends.errors import (
-    BackendError,
-    ConfigError,
-    ConnectionFailed,
-    Forbidden,
-    ReadOnlyError,
-    Unauthorized,
-)
+from mlops_tui.backends.errors import ENVIRONMENT_ERRORS, BackendError, ConfigError
 from mlops_tui.backends.models import KindInfo, ResourceRef
 from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
 from mlops_tui.backends.provisioning.contract import HostKeyDecision
@@ -173,9 +166,6 @@ class ActionSpec:
     # False: the action works without a connected cluster (preflight, provision, destroy):
     # the script runner connects only when some step needs one
     needs_cluster: bool = True
-
-
-ENVIRONMENT_ERRORS = (ConfigError, ConnectionFailed, Unauthorized, Forbidden, ReadOnlyError)
 
 
 def failure_of(exc: BackendError) -> Failure:

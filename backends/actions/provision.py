@@ -21,7 +21,7 @@ from typing import Any
 
 from mlops_tui.backends.actions import events
 from mlops_tui.backends.actions.base import ActionContext, ActionSpec, CheckFailed
-from mlops_tui.backends.actions.events import ActionEvent, EventKind
+from mlops_tui.backends.actions.events import ActionEvent, EventKind, Failure
 from mlops_tui.backends.actions.provisioners import steps as shared
 from mlops_tui.backends.actions.provisioners.requests import (
     DestroyRequest,
@@ -187,8 +187,12 @@ async def run_provision(ctx: ActionContext, req: ProvisionRequest
     data = {"cluster": req.cluster, "path": req.path, "steps": progress.results,
             "context": status.context, "phase": status.phase}
     if progress.failed is not None:
-        raise CheckFailed(f"step {progress.failed.step} failed: {progress.failed.message} "
-                          "(provision again to resume from it)", data=data)
+        failed = progress.failed
+        environment = isinstance(failed.data, dict) and failed.data.get("environment")
+        yield events.failed(f"step {failed.step} failed: {failed.message} (provision again "
+                            "to resume from it)",
+                            Failure.ENVIRONMENT if environment else Failure.CHECK, data)
+        return
     yield events.ok(f"cluster {req.cluster} ready" + (
         f": kubectl --context {status.context} get nodes" if status.context else ""), data)
 

@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.errors import ENVIRONMENT_ERRORS, BackendError
 from mlops_tui.backends.provisioning.contract import (
     Step,
     StepContext,
@@ -156,7 +156,10 @@ async def _run_step(step: Step, scratch: dict[str, Any]) -> AsyncIterator[StepEv
     except StepSkipped as skipped:
         terminal = ctx.event(StepStatus.SKIPPED, str(skipped) or "not needed here")
     except BackendError as error:
-        terminal = ctx.event(StepStatus.FAILED, str(error) or type(error).__name__)
+        # whether the environment must change first (an unreachable host, a refused key):
+        # a script exits 2 for those, 1 for a check that did not hold
+        terminal = ctx.event(StepStatus.FAILED, str(error) or type(error).__name__,
+                             data={"environment": isinstance(error, ENVIRONMENT_ERRORS)})
     except Exception as error:  # a bug in a step: shown as its failure, logged in full
         log.exception("step %s raised", step.plan.id)
         terminal = ctx.event(StepStatus.FAILED,

@@ -58,6 +58,23 @@ def test_an_unknown_host_key_exits_2_with_the_host(sshd_host, cli_env, tmp_path)
     assert sshd_host.known_hosts_name in empty.read_text()
 
 
+def test_a_provision_whose_host_key_is_refused_exits_2(sshd_host, cli_env, tmp_path):  # noqa: F811
+    # the failure is the environment's (a host key no one accepted), not a failed check
+    empty = tmp_path / "known_hosts"
+    empty.touch()
+    script = tmp_path / "prov.yaml"
+    script.write_text(
+        "steps:\n"
+        f"  - provision: {{cluster: lab, path: k3s-ssh, hosts: [{{address: {sshd_host.address},"
+        f" port: {sshd_host.port}, user: root, key: {sshd_host.client_key}}}],"
+        f" known_hosts: {empty}}}\n")
+    done = run_cli(["--script", str(script), "-o", "json"], cli_env, timeout=120)
+    final = json_lines(done.stdout)[-1]
+    assert done.returncode == 2, final
+    assert final["status"] == "failed" and "step preflight failed" in final["error"]
+    assert sshd_host.address in final["error"] and "\n" not in final["error"]
+
+
 def test_destroy_without_the_name_is_a_usage_error(cli_env, tmp_path):
     script = tmp_path / "d.yaml"
     script.write_text("steps:\n  - destroy: {cluster: lab, confirm: lba}\n")
