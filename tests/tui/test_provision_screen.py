@@ -265,6 +265,7 @@ async def test_walk_every_step_with_the_demo_provisioner(make_app):
         await settle(pilot, screen)
         assert "lab" in apply.status_text and "failed" not in apply.status_text
         assert set(apply.steps.states) == {"reset", "kubeconfig"}
+        assert "✓ Uninstall" in apply.steps.plain  # titled by the step's started event
         await pilot.press("escape", "escape", "escape", "escape", "escape")
         await pilot.pause()
         assert not isinstance(app.screen, ProvisionScreen)
@@ -358,6 +359,24 @@ async def test_bad_host_fields_are_explained_next_to_the_field(make_app, field, 
         assert screen.form.hosts == []
 
 
+async def test_every_host_problem_shows_at_once(make_app):
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot, Fakes())
+        await to_form(pilot, screen)
+        screen.page_of("form").hosts.focus()
+        await pilot.press("a")
+        dialog = await wait_for_screen(pilot, app, HostScreen)
+        for key, text in (("address", "[b]x"), ("port", "70000"), ("user", "root[/]"),
+                          ("key", "~/nope"), ("roles", "boss")):
+            dialog.fields[key].input.value = text
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = {key: field.problem_text for key, field in dialog.fields.items()}
+        assert all(shown.values()), shown
+        assert "unknown role 'boss'" in shown["roles"]
+
+
 @pytest.mark.parametrize("cluster, airgap, problem_field, problem", [
     ("x" * 10_000, "", "cluster", "longer than 4,096 characters"),
     ("x" * 100, "", "cluster", "at most 63 characters"),
@@ -447,7 +466,8 @@ async def test_a_failed_check_shows_its_fix(make_app):
         await pilot.press("enter")
         await settle(pilot, screen)
         preflight = screen.page_of("preflight")
-        assert "1 check(s) failed" in preflight.status_text
+        assert "1 check failed" in preflight.status_text
+        assert "the selected cell says what to do" in preflight.status_text
         fix = str(preflight.fix.render())
         assert "swap" in fix and "fix: swapoff -a" in fix  # the failing cell is selected
         assert fakes.log[0][1]["accept_new_host_keys"] is True

@@ -192,12 +192,13 @@ class ProvisionScreen(ApplySteps):
         page.show_hosts(hosts)
         failed, warnings = render.preflight_summary(hosts)
         if last.kind is EventKind.FAILED or failed:
-            page.show_status((last.message if last.kind is EventKind.FAILED else "") + (
-                f"\n{failed} check(s) failed: the selected cell says what to do; r runs "
-                "preflight again" if failed else ""), "bold red")
+            told = last.message if last.kind is EventKind.FAILED else ""
+            page.show_status((told or f"{failed} check(s) failed") + (
+                "\nthe selected cell says what to do; r runs preflight again"
+                if failed else ""), "bold red")
             return
-        page.show_status(f"every check passed ({warnings} warning(s)) · enter plans",
-                         "yellow" if warnings else "green")
+        page.show_status("every check passed" + (f", {warnings} warning(s)" if warnings else "")
+                         + " · enter plans", "yellow" if warnings else "green")
         self.done.add("preflight")
 
     @on(DataTable.CellHighlighted, "#preflight-table")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.widgets import Button
 
@@ -74,7 +75,8 @@ class ApplySteps(WizardScreen):
             state = update.status if update.terminal else "running"
             # a task's line goes to the log only; "started" says the title again
             quiet = update.status in ("output", "started")
-            page.steps.mark(update.step, state, "" if quiet else update.message)
+            page.steps.mark(update.step, state, "" if quiet else update.message,
+                            title=update.message if update.status == "started" else "")
             if update.status == "failed":
                 self.failed = update
         line = render.log_line(event, update)
@@ -91,6 +93,7 @@ class ApplySteps(WizardScreen):
         self.failed = None
         page.open.disabled = page.resume.disabled = True
         page.show_status("applying…")
+        page.events_log.write(Text(f"— apply {self.form.cluster} —", style="bold"))
         try:
             last = await self.run_action(
                 "provision", self.form.provision_arguments(plan_only=False), self.show_event)
@@ -125,6 +128,7 @@ class ApplySteps(WizardScreen):
         page.steps.set_steps([])
         page.open.disabled = page.resume.disabled = True
         page.show_status(f"destroying {self.form.cluster}…")
+        page.events_log.write(Text(f"— destroy {self.form.cluster} —", style="bold"))
         try:
             last = await self.run_action("destroy", self.form.destroy_arguments(confirm),
                                          self.show_event)

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, Static
 
 from mlops_tui.backends.provisioning.contract import HostKeyOffer
 from mlops_tui.backends.provisioning.hosts import HostSpec
@@ -59,6 +59,7 @@ class HostScreen(_Dialog["HostSpec | None"]):
     DEFAULT_CSS = _CSS.format(name="HostScreen") + """
     HostScreen > Vertical { width: 90; }
     HostScreen Field { margin-bottom: 0; }
+    HostScreen Field > Horizontal { margin-top: 0; align: left middle; }
     """
     AUTO_FOCUS = "#address-input"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -152,7 +153,7 @@ class HostKeyScreen(_Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Content(self.question))
+            yield Static(Content(self.question))
             with Horizontal():
                 yield Button("Accept (y)", variant="warning", id="accept")
                 yield Button("Refuse (n)", variant="primary", id="refuse")
@@ -180,7 +181,7 @@ class DestroyScreen(_Dialog["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Content(
+            yield Static(Content(
                 f"Destroy cluster {self.cluster}? Every host is reset (k3s uninstalled or "
                 "kubeadm reset, packages and files removed) and its kubeconfig context is "
                 "removed.\nType the cluster's name to confirm:"))

@@ -106,21 +106,25 @@ def host_from_fields(texts: dict[str, str]) -> tuple[HostSpec | None, dict[str, 
             problems["port"] = problem
     if "key" not in problems and (problem := key_problem(texts["key"])):
         problems["key"] = problem
-    if problems:
-        return None, problems
+    # the model checks the rest (a field already refused above is left to its default),
+    # so every problem shows at once
     roles = [word for word in re.split(r"[,\s]+", texts["roles"].strip()) if word]
     values: dict[str, Any] = {"address": texts["address"].strip(),
-                              "port": int(port) if port else None,
+                              "port": int(port) if port and "port" not in problems else None,
                               "user": texts["user"].strip() or None,
                               "key": texts["key"].strip() or None,
                               "roles": roles}
+    values = {key: value for key, value in values.items() if key not in problems}
+    if "address" in problems:
+        values["address"] = "localhost"  # a stand-in: its own problem is already told
     try:
-        return HostSpec.model_validate(values), {}
+        host = HostSpec.model_validate(values)
     except ValidationError as exc:
-        problems = validation_problems(exc, HOST_FIELDS)
-        if "" in problems and not any(k in problems for k in HOST_FIELDS):
-            problems["roles"] = problems.pop("")  # the model's own check: no role
-        return None, problems
+        found = validation_problems(exc, HOST_FIELDS)
+        if "" in found:  # the model's own check (its only one: a role is needed)
+            found.setdefault("roles", found.pop(""))
+        return None, {**found, **problems}
+    return (None, problems) if problems else (host, {})
 
 
 def host_fields(host: HostSpec | None) -> dict[str, str]:

@@ -81,7 +81,7 @@ def log_line(event: ActionEvent, update: StepUpdate | None) -> Text | None:
     status = update.status if update is not None else event.kind.value
     text = Text()
     if update is not None:
-        text.append(f"{one_line(update.step, 40)} ", style="bold")
+        text.append(f"{one_line(update.step, 40)}: ", style="bold")
         if update.host:
             text.append(f"{one_line(update.host, 60)}: ", style="cyan")
     text.append(one_line(message), style=_LOG_STYLES.get(status, ""))

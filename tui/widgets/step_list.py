@@ -45,12 +45,13 @@ class StepList(Static):
         self._rows = {step_id: _Row(title) for step_id, title in steps}
         self._show()
 
-    def mark(self, step: str, state: str, message: str = "") -> None:
+    def mark(self, step: str, state: str, message: str = "", *, title: str = "") -> None:
         """Set ``step``'s state (one of :data:`ICONS`) and, when given, its message.
 
-        A finished step is not moved back to running by a late line about it.
+        A finished step is not moved back to running by a late line about it. A step not
+        listed yet is added, titled ``title`` (or its id).
         """
-        row = self._rows.setdefault(step, _Row(step))
+        row = self._rows.setdefault(step, _Row(printable(title[:80]) if title else step))
         if not (state == "running" and row.state in FINISHED):
             row.state = state
         if message:
