@@ -42,6 +42,7 @@ from mlops_tui.tui.screens.provision_dialogs import (
     HostScreen,
     SecretScreen,
 )
+from tests.servers.sshd_fixtures import sshd_host, sudo_user  # noqa: F401 - real sshd fixtures
 from tests.tui.conftest import snapshot_app
 
 SIZE = (120, 40)
@@ -706,3 +707,113 @@ def _screen_at(page: str, fakes: Fakes):
 def test_snapshot(snap_compare, page):
     assert snap_compare(snapshot_app(), run_before=_screen_at(page, Fakes()),
                         terminal_size=SIZE)
+
+
+# -- the real preflight over SSH: a real sshd of the test's own --------------------------------
+class _NotAProvisionerSource:
+    """The frozen demo backend without its simulated provisioner and preflight, so the
+    real preflight action connects over SSH (an attribute lookup that fails is how a
+    runtime-checkable protocol says "not this capability")."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        if name in ("provisioner", "preflight"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+async def ssh_app():
+    """An app whose backend makes no provisioners of its own: the real actions SSH."""
+    from mlops_tui.backends.protocols import ProvisionerSource
+    from mlops_tui.tui.app import MlopsApp
+    from tests.tui.conftest import NOW, frozen_backend, in_utc
+
+    inner = frozen_backend()
+    await inner.connect()
+    backend = _NotAProvisionerSource(inner)
+    assert not isinstance(backend, ProvisionerSource)
+    return in_utc(MlopsApp(backend, version="test", clock=lambda: NOW))
+
+
+async def real_preflight(pilot, app, host: HostSpec, *, accept_new: bool) -> ProvisionScreen:
+    """The screen, one host, enter: the real preflight starts."""
+    screen = ProvisionScreen()
+    app.push_screen(screen)
+    await pilot.pause()
+    await to_form(pilot, screen)
+    screen.form.hosts.append(host)
+    form = screen.page_of("form")
+    form.hosts.set_hosts(screen.form.hosts)
+    form.cluster.input.value = "lab"
+    form.accept_new.value = accept_new
+    form.cluster.input.focus()
+    await pilot.press("enter")
+    return screen
+
+
+async def settle_ssh(pilot, screen) -> None:
+    for _ in range(600):  # the checks run over SSH (bounded: ~60 s)
+        await pilot.pause(0.1)
+        if not screen.busy:
+            break
+
+
+@pytest.mark.parametrize("accept", [True, False])
+async def test_real_preflight_asks_about_the_real_host_key(
+        sshd_host, tmp_path, monkeypatch, accept):  # noqa: F811 - the fixture imported above
+    """preflight (the real action) against a real sshd: its unknown host key is shown with
+    the fingerprint ssh-keygen gives; accepted, it is written to ~/.ssh/known_hosts (HOME:
+    a tmp dir) and the checks come back; refused, nothing is written and the host is named."""
+    from tests.servers.sshd import fingerprint
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = await ssh_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await real_preflight(pilot, app, HostSpec(
+            address="127.0.0.1", port=sshd_host.port, user="root",
+            key=str(sshd_host.client_key)), accept_new=False)
+        dialog = await wait_for_screen(pilot, app, HostKeyScreen, rounds=2000)
+        expected = fingerprint(sshd_host.host_key.with_suffix(".pub"))
+        assert expected in dialog.question and "ssh-ed25519" in dialog.question
+        assert sshd_host.known_hosts_name in dialog.question
+        await pilot.press("y" if accept else "n")
+        await settle_ssh(pilot, screen)
+        preflight = screen.page_of("preflight")
+        known_hosts = tmp_path / ".ssh" / "known_hosts"
+        if accept:
+            assert sshd_host.host_key_line.split()[2] in known_hosts.read_text()
+            assert preflight.table.row_count == 1, preflight.status_text
+            assert preflight.columns  # the real checks' names
+        else:
+            assert not known_hosts.exists() or sshd_host.host_key_line.split()[2] not in (
+                known_hosts.read_text())
+            assert "127.0.0.1" in preflight.status_text
+            assert "preflight" not in screen.done
+
+
+async def test_real_sudo_password_is_asked_and_never_shown(sshd_host, sudo_user,  # noqa: F811
+                                                           tmp_path, monkeypatch):
+    """A real user whose sudo asks for a password: the real preflight asks the app, the
+    dialog never echoes it, and it is in no widget, input, log line or state file after."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = await ssh_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await real_preflight(pilot, app, HostSpec(
+            address="127.0.0.1", port=sshd_host.port, user=sudo_user.name,
+            key=str(sshd_host.client_key)), accept_new=True)
+        dialog = await wait_for_screen(pilot, app, SecretScreen, rounds=2000)
+        assert "127.0.0.1" in dialog.prompt
+        await pilot.press(*sudo_user.password)
+        assert sudo_user.password not in str(dialog.query_one(Input).render())
+        await pilot.press("enter")
+        await settle_ssh(pilot, screen)
+        preflight = screen.page_of("preflight")
+        assert preflight.table.row_count == 1, preflight.status_text
+        sudo = next(h.check("sudo") for h in preflight.hosts)
+        assert sudo is not None and sudo.status == "ok", sudo
+        assert sudo_user.password not in all_text(app)
+    for path in tmp_path.rglob("*"):  # HOME and the XDG state dir: nothing kept it
+        if path.is_file():
+            assert sudo_user.password.encode() not in path.read_bytes(), path
