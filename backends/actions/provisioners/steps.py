@@ -130,7 +130,9 @@ def playbook(p: ClusterProvisioner, step: str, name: str, *, limit: str | None =
         result = None
         stream = run_playbook(p.playbook(step, name), inventory=p.inventory(),
                               extravars=variables, workdir=p.workdir, check=p.check_mode,
-                              become_password=password, limit=limit)
+                              become_password=password,
+                              # the control machine's own plays (the bundle check) run too
+                              limit=f"{limit}:localhost" if limit else None)
         async with aclosing(stream) as events:
             async for event in events:
                 if event.kind == "stats":
