@@ -204,8 +204,8 @@ class ApplyStep(Step):
     BINDINGS = [Binding("r", "screen.resume", "Resume"), Binding("o", "screen.open", "Open"),
                 Binding("D", "screen.destroy", "Destroy")]
     DEFAULT_CSS = """
-    ApplyStep #apply-steps { height: auto; max-height: 40%; }
-    ApplyStep #provision-log { height: 1fr; min-height: 4; }
+    ApplyStep #apply-steps { height: auto; }
+    ApplyStep #provision-log { height: 1fr; min-height: 3; }
     """
 
     def __init__(self) -> None:
