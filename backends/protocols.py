@@ -342,3 +342,10 @@ class ProvisionerSource(Protocol):
         ``backends.ssh.preflight.HostReport`` (``host``, ``checks`` with ``name`` /
         ``status`` / ``value`` / ``fix``, ``facts``, ``environment_error``)."""
         ...
+
+    def clusters(self) -> list[Any]:
+        """The clusters this source made and knows, shaped as
+        ``backends.provisioning.state.ClusterState`` (``cluster``, ``path``, ``phase``,
+        ``hosts``, ``options``): the provision screen lists these instead of the state
+        directory's, which belong to real provisioners."""
+        ...

@@ -172,6 +172,9 @@ class DemoBackend:
     def preflight(self, request: object) -> AsyncIterator[object]:
         return demo_preflight(request, asyncio.sleep, 0.0 if self.frozen else 0.1)
 
+    def clusters(self) -> list[DemoState]:
+        return [s for s in self._provisioned.values() if s.phase != "destroyed"]
+
     async def close(self) -> None:
         self._stop.set()
         if self._ticker is not None:

@@ -61,8 +61,14 @@ async def demo_preflight(request: Any, sleep: Callable[[float], Awaitable[None]]
 
 @dataclass
 class DemoState:
+    """A demo cluster, shaped as far as the provision screen reads it like a real
+    ``ClusterState`` (cluster, path, phase, hosts as the request gave them, options)."""
+
     path: str
-    hosts: tuple[str, ...]
+    labels: tuple[str, ...]
+    cluster: str = ""
+    hosts: list[Any] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
     phase: str = "planned"
     completed: list[str] = field(default_factory=list)
     updated: float = 0.0
@@ -86,9 +92,11 @@ class DemoProvisioner:
         path = getattr(request, "path", None) or (known.path if known else "k3s-ssh")
         hosts = getattr(request, "hosts", None)
         labels = tuple(h.label for h in hosts) if hosts is not None else (
-            known.hosts if known else ())
+            known.labels if known else ())
         self._path, self._hosts = path, labels or ("this machine",)
         self._agents = tuple(h.label for h in hosts or () if "server" not in h.roles)
+        self._specs = list(hosts or (known.hosts if known else []))
+        self._airgap = getattr(request, "airgap", None) or ""
         self._gpu = bool(getattr(request, "gpu", False))
         self._monitoring = bool(getattr(request, "monitoring", False))
 
@@ -128,7 +136,9 @@ class DemoProvisioner:
     async def apply(self, *, resume: bool = True) -> AsyncIterator[StepEvent]:
         state = self._clusters.get(self._cluster)
         if state is None or state.phase == "destroyed" or not resume:
-            state = self._clusters[self._cluster] = DemoState(self._path, self._hosts)
+            state = self._clusters[self._cluster] = DemoState(
+                self._path, self._hosts, self._cluster, list(self._specs),
+                {"gpu": self._gpu, "monitoring": self._monitoring, "airgap": self._airgap})
         state.phase = "applying"
         steps = self.plan()
         for index, step in enumerate(steps):
@@ -168,7 +178,7 @@ class DemoProvisioner:
                                  hosts=self._hosts)
         left = next((sid for sid in plan if sid not in state.completed), None)
         return ClusterStatus(self._cluster, state.path, state.phase, tuple(state.completed),
-                             left, None, "", state.hosts, state.updated)
+                             left, None, "", state.labels, state.updated)
 
     async def kubeconfig(self) -> str:
         raise ConfigError("demo: no cluster is made, so there is no kubeconfig")

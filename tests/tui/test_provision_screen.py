@@ -19,7 +19,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import Input, RichLog
 
-from mlops_tui.backends.actions import events
+from mlops_tui.backends.actions import ACTIONS, events, execute
 from mlops_tui.backends.actions.base import ActionSpec, CheckFailed
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.backends.actions.provisioners.requests import (
@@ -624,15 +624,45 @@ async def test_readonly_session_plans_but_never_applies(make_app):
         assert screen.current == "plan" and fakes.names() == ["provision"]
 
 
-async def test_a_cluster_made_before_opens_for_resume_or_destroy(make_app, tmp_path):
-    from mlops_tui.backends.provisioning.state import ClusterState, StateStore
+def made_before(app, monkeypatch) -> None:
+    """The session's provisioner source knows a cluster whose apply failed (the demo's
+    never fail on their own: its list is given here)."""
+    from mlops_tui.backends.provisioning.state import ClusterState
 
-    StateStore().save(ClusterState(
+    failed = ClusterState(
         cluster="lab", path="k3s-ssh", hosts=[HostSpec(address="10.0.0.5")],
         options={"gpu": True}, phase="failed", completed=["preflight", "prerequisites"],
-        last_error="k3s-server: 10.0.0.5: connection lost"))
+        last_error="k3s-server: 10.0.0.5: connection lost")
+    monkeypatch.setattr(app.backend, "clusters", lambda: [failed])
+
+
+async def test_the_demo_lists_its_own_clusters_not_the_state_directory(make_app):
+    from mlops_tui.backends.provisioning.state import ClusterState, StateStore
+
+    # a real provisioner's cluster: the demo cannot act on it, so it must not offer it
+    StateStore().save(ClusterState(cluster="real", path="k3s-ssh",
+                                   hosts=[HostSpec(address="10.0.0.9")], phase="ready"))
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        async for _ in execute(ACTIONS["provision"], app.action_context(),
+                               ACTIONS["provision"].request(
+                                   cluster="demo1", path="k3s-ssh",
+                                   hosts=[{"address": "10.0.0.5"}])):
+            pass
+        screen = ProvisionScreen()
+        app.push_screen(screen)
+        await pilot.pause()
+        assert set(screen.clusters) == {"demo1"}
+        assert screen.form.path == "k3s-ssh"
+        screen.load_cluster("demo1")
+        await pilot.pause()
+        assert screen.form.hosts[0].address == "10.0.0.5"
+
+
+async def test_a_cluster_made_before_opens_for_resume_or_destroy(make_app, monkeypatch):
     fakes = Fakes()
     app = await make_app()
+    made_before(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, fakes)
         assert "made before: k3s-ssh, failed" in screen.page_of("path").choices.get_option(
@@ -649,6 +679,7 @@ async def test_a_cluster_made_before_opens_for_resume_or_destroy(make_app, tmp_p
         await settle(pilot, screen)
         assert fakes.log[-1] == ("destroy", {"cluster": "lab", "confirm": "lab"})
     app = await make_app()
+    made_before(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:  # :provision NAME, and an unknown one
         screen = await open_screen(app, pilot, Fakes(), cluster="lab")
         assert screen.current == "apply"

@@ -19,8 +19,10 @@ from textual import on, work
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, OptionList
 
+from mlops_tui.backends.actions.base import ActionContext
 from mlops_tui.backends.actions.events import ActionEvent, EventKind
 from mlops_tui.backends.errors import BackendError
+from mlops_tui.backends.protocols import ProvisionerSource
 from mlops_tui.tui.screens import provision_render as render
 from mlops_tui.tui.screens import provision_steps as pages
 from mlops_tui.tui.screens.provision_apply import ApplySteps
@@ -31,12 +33,17 @@ from mlops_tui.tui.widgets.host_table import HostTable
 READONLY_REASON = "read-only session (--readonly): apply, resume and destroy are disabled"
 
 
-def existing_clusters(root: Any) -> list[Any]:
-    """The states of clusters made before (none when the state store cannot be read)."""
+def existing_clusters(ctx: ActionContext) -> list[Any]:
+    """The states of clusters made before: the session backend's own where it makes its
+    provisioners (the demo's), else the state directory's (none when it cannot be read)."""
     try:
-        from mlops_tui.backends.provisioning.state import StateStore
+        if isinstance(ctx.backend, ProvisionerSource):
+            states = ctx.backend.clusters()
+        else:
+            from mlops_tui.backends.provisioning.state import StateStore
 
-        return [s for s in StateStore(root).list() if getattr(s, "phase", "") != "destroyed"]
+            states = StateStore(ctx.state_root).list()
+        return [s for s in states if getattr(s, "phase", "") != "destroyed"]
     except (ImportError, BackendError, OSError, ValueError):
         return []
 
@@ -56,8 +63,7 @@ class ProvisionScreen(ApplySteps):
         self.clusters: dict[str, Any] = {}  # made before (their states), by name
 
     def on_mount(self) -> None:
-        self.clusters = {s.cluster: s for s in existing_clusters(
-            self.app.action_context().state_root)}
+        self.clusters = {s.cluster: s for s in existing_clusters(self.app.action_context())}
         self.page_of("path").offer([(name, f"made before: {s.path}, {s.phase}")
                                     for name, s in self.clusters.items()])
         for page in (self.page_of("plan"), self.page_of("apply")):
