@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, OptionList
 
 from mlops_tui.backends.actions.operate import MAX_REPLICAS
 
-_CSS = """
+DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 64; height: auto; border: thick $accent; padding: 1 2;
     background: $surface; }}
@@ -31,7 +31,7 @@ _CSS = """
 _Result = TypeVar("_Result")
 
 
-class _Dialog(ModalScreen[_Result], Generic[_Result]):
+class Dialog(ModalScreen[_Result], Generic[_Result]):
     """A modal that answers once: keys typed fast can answer again (``n`` then enter)
     before the screen is gone, and a second dismiss of one screen raises in Textual."""
 
@@ -43,8 +43,8 @@ class _Dialog(ModalScreen[_Result], Generic[_Result]):
             self.dismiss(result)
 
 
-class ConfirmScreen(_Dialog[bool]):
-    DEFAULT_CSS = _CSS.format(name="ConfirmScreen")
+class ConfirmScreen(Dialog[bool]):
+    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmScreen")
     # focus by selector when shown, not with a query in on_mount: a quick "n" can dismiss
     # the dialog before it is mounted, and the query would then find nothing (a crash)
     AUTO_FOCUS = "#no"
@@ -89,11 +89,11 @@ def replicas_problem(text: str) -> str | None:
     return None
 
 
-class ScaleScreen(_Dialog[int | None]):
+class ScaleScreen(Dialog[int | None]):
     """Asks for a replica count in 0..MAX_REPLICAS (the scale action's own bound); a bad
     one is explained under the field and nothing is sent."""
 
-    DEFAULT_CSS = _CSS.format(name="ScaleScreen")
+    DEFAULT_CSS = DIALOG_CSS.format(name="ScaleScreen")
     AUTO_FOCUS = "#replicas"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -126,8 +126,8 @@ class ScaleScreen(_Dialog[int | None]):
         self.answer_once(None)
 
 
-class ChoiceScreen(_Dialog[str | None]):
-    DEFAULT_CSS = _CSS.format(name="ChoiceScreen")
+class ChoiceScreen(Dialog[str | None]):
+    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceScreen")
     AUTO_FOCUS = "OptionList"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 

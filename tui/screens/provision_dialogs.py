@@ -23,7 +23,7 @@ from mlops_tui.backends.provisioning.hosts import HostSpec
 from mlops_tui.tui.screens import provision_form as checks
 from mlops_tui.tui.screens.deploy_render import printable
 from mlops_tui.tui.screens.deploy_steps import Field
-from mlops_tui.tui.screens.dialogs import _CSS, _Dialog
+from mlops_tui.tui.screens.dialogs import DIALOG_CSS, Dialog
 
 _Result = TypeVar("_Result")
 _HOST_LABELS = {"address": "Address", "port": "Port", "user": "User", "key": "Key file",
@@ -53,10 +53,10 @@ async def ask(app: App, dialog: ModalScreen[_Result]) -> _Result | None:
         raise
 
 
-class HostScreen(_Dialog["HostSpec | None"]):
+class HostScreen(Dialog["HostSpec | None"]):
     """Add or edit one host: each field checked by :class:`HostSpec`, problems under it."""
 
-    DEFAULT_CSS = _CSS.format(name="HostScreen") + """
+    DEFAULT_CSS = DIALOG_CSS.format(name="HostScreen") + """
     HostScreen > Vertical { width: 90; }
     HostScreen Field { margin-bottom: 0; }
     HostScreen Field > Horizontal { margin-top: 0; align: left middle; }
@@ -97,10 +97,10 @@ class HostScreen(_Dialog["HostSpec | None"]):
         self.answer_once(None)
 
 
-class SecretScreen(_Dialog["str | None"]):
+class SecretScreen(Dialog["str | None"]):
     """Asks for a secret (a sudo password); what is typed is never shown."""
 
-    DEFAULT_CSS = _CSS.format(name="SecretScreen")
+    DEFAULT_CSS = DIALOG_CSS.format(name="SecretScreen")
     AUTO_FOCUS = "#secret"
     # ctrl+c answers "no secret" here, rather than quitting under a running apply
     BINDINGS = [Binding("escape", "cancel", "Cancel"),
@@ -127,10 +127,10 @@ class SecretScreen(_Dialog["str | None"]):
         self.answer_once(None)
 
 
-class HostKeyScreen(_Dialog[bool]):
+class HostKeyScreen(Dialog[bool]):
     """An unknown host key: host, key type and SHA256 fingerprint; No is the default."""
 
-    DEFAULT_CSS = _CSS.format(name="HostKeyScreen") + """
+    DEFAULT_CSS = DIALOG_CSS.format(name="HostKeyScreen") + """
     HostKeyScreen > Vertical { width: 90; }
     """
     AUTO_FOCUS = "#refuse"
@@ -166,11 +166,11 @@ class HostKeyScreen(_Dialog[bool]):
         self.answer_once(answer)
 
 
-class DestroyScreen(_Dialog["str | None"]):
+class DestroyScreen(Dialog["str | None"]):
     """Destroy only after the exact cluster name is typed: the button stays disabled until
     then. Answers the typed name (the destroy request's ``confirm``) or None."""
 
-    DEFAULT_CSS = _CSS.format(name="DestroyScreen")
+    DEFAULT_CSS = DIALOG_CSS.format(name="DestroyScreen")
     AUTO_FOCUS = "#confirm-name"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
