@@ -47,7 +47,6 @@ from mlops_tui.tui.script.results import (
     format_seconds,
 )
 from mlops_tui.tui.script.settings import script_metrics
-from mlops_tui.tui.script.variables import Masker
 
 log = logging.getLogger(__name__)
 SUDO_PASSWORD_ENV = "MLOPS_TUI_SUDO_PASSWORD"  # the answer to "sudo password for HOST"
@@ -362,23 +361,12 @@ class SudoPassword:
     def __init__(self, run: _Run) -> None:
         self.value = os.environ.get(SUDO_PASSWORD_ENV) or None
         if self.value:
-            masker = _WithSecret(run.script.masker, self.value)
+            masker = run.script.masker.with_secrets(self.value)
             run.script = replace(run.script, masker=masker)
             run.out.masker = masker
 
     async def ask(self, prompt: str) -> str | None:
         return self.value
-
-
-class _WithSecret(Masker):
-    """A masker that also masks one more secret (the script's own masker is immutable)."""
-
-    def __init__(self, base: Masker, secret: str) -> None:
-        super().__init__([secret])
-        self._base = base
-
-    def text(self, text: str) -> str:
-        return super().text(self._base.text(text))
 
 
 def _with_header(settings: BackendSettings, script: Script) -> BackendSettings:

@@ -83,7 +83,12 @@ class Masker:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         values = sorted({s for s in secrets if s}, key=len, reverse=True)  # longest first
+        self._secrets = tuple(values)
         self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
+
+    def with_secrets(self, *more: str) -> Masker:
+        """A masker for these secrets as well (one learned while the script runs)."""
+        return Masker((*self._secrets, *more))
 
     def __bool__(self) -> bool:
         return self._pattern is not None
