@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
+import sys
 from array import array
 from collections.abc import AsyncIterator, Coroutine
 from multiprocessing.connection import Connection
@@ -40,6 +42,12 @@ class WorkerFailed(RuntimeError):
 def worker_main(conn: Connection, wire: WireRequest) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker reports over its pipe only: it shares the parent's terminal, and under the
+    # TUI a stray warning written there would draw over the screen
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
         _run(_serve(conn, wire))
 
@@ -98,6 +106,23 @@ async def _serve(conn: Connection, wire: WireRequest) -> None:
 # --------------------------------------------------------------------------- parent side
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the process's real stderr.
+
+    The first spawn starts the tracker and hands it ``sys.stderr``'s descriptor; under a
+    full-screen UI ``sys.stderr`` is the UI's capture object, whose ``fileno()`` is -1, and
+    the spawn fails ("bad value(s) in fds_to_keep").
+    """
+    from multiprocessing import resource_tracker
+
+    shown = sys.stderr
+    try:
+        sys.stderr = sys.__stderr__ or shown
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = shown
+
+
 class WorkerPool:
     """``count`` worker processes for the length of a load test.
 
@@ -120,6 +145,7 @@ class WorkerPool:
     async def start(self) -> None:
         """Spawn the workers and wait until each has its sender ready."""
         self._loop = asyncio.get_running_loop()
+        _start_resource_tracker()
         ctx = multiprocessing.get_context("spawn")
         for i in range(self._count):
             parent_end, child_end = ctx.Pipe()
