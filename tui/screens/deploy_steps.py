@@ -135,22 +135,30 @@ class RepositoryStep(Step):
         self.problems.update(render.Text(render.printable("\n".join(lines))))
 
 
-class RuntimeStep(Step):
-    key, title = "runtime", "Runtime"
-    hints = "↑↓ choose · enter next · esc back"
+class ChoiceStep(Step):
+    """A step that is one list to choose from: ``question`` above it, ``list_id`` its id."""
+
+    question = ""
+    list_id = ""
 
     def __init__(self) -> None:
         super().__init__()
-        self.choices = OptionList(id="runtime-list", markup=False)
+        self.choices = OptionList(id=self.list_id, markup=False)
 
     def compose(self) -> ComposeResult:
-        yield Label("How the model is served (enter chooses):")
+        yield Label(self.question)
         yield self.choices
         yield self.status
 
     @property
     def first(self) -> Widget:
         return self.choices
+
+
+class RuntimeStep(ChoiceStep):
+    key, title = "runtime", "Runtime"
+    hints = "↑↓ choose · enter next · esc back"
+    question, list_id = "How the model is served (enter chooses):", "runtime-list"
 
     def offer(self, unavailable: dict[str, str]) -> None:
         """List the runtimes; one in ``unavailable`` (runtime → reason) is disabled."""

@@ -18,7 +18,6 @@ from textual.widgets import (
     Checkbox,
     DataTable,
     Label,
-    OptionList,
     ProgressBar,
     RichLog,
     Static,
@@ -26,7 +25,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from mlops_tui.tui.screens import provision_render as render
-from mlops_tui.tui.screens.deploy_steps import Field, Step
+from mlops_tui.tui.screens.deploy_steps import ChoiceStep, Field, Step
 from mlops_tui.tui.screens.provision_form import PATH_CHOICES
 from mlops_tui.tui.widgets.host_table import HostTable
 from mlops_tui.tui.widgets.step_list import StepList
@@ -35,22 +34,11 @@ from mlops_tui.tui.widgets.text_lines import TextLines
 MAX_LOG_LINES = 2000  # the live log keeps the newest lines; the state dir keeps none
 
 
-class PathStep(Step):
+class PathStep(ChoiceStep):
     key, title = "path", "Path"
     hints = "↑↓ choose · enter next · esc close"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.choices = OptionList(id="path-list", markup=False)
-
-    def compose(self) -> ComposeResult:
-        yield Label("How to make the cluster (or pick one made before: resume or destroy):")
-        yield self.choices
-        yield self.status
-
-    @property
-    def first(self) -> Widget:
-        return self.choices
+    question = "How to make the cluster (or pick one made before: resume or destroy):"
+    list_id = "path-list"
 
     def offer(self, existing: list[tuple[str, str]]) -> None:
         """The paths, then ``(cluster, summary)`` of clusters made before."""
