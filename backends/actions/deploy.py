@@ -127,21 +127,38 @@ async def _manifests(ctx: ActionContext, applier: Applier, spec: DeploySpec
         raise ConfigError(str(exc)) from None
 
 
-def _schema_problems(manifests: list[dict[str, Any]], version: str) -> list[str]:
+async def check_schema(ctx: ActionContext, manifests: list[dict[str, Any]], what: str
+                       ) -> AsyncIterator[ActionEvent]:
+    """Every manifest against the OpenAPI schema of the cluster's version: one output line
+    per problem, then CheckFailed naming ``what`` ("the manifests")."""
     from mlops_tui.backends.deploy.schema import schema_errors
 
-    return [line for manifest in manifests for line in schema_errors(manifest, version)]
+    def problems_of() -> list[str]:
+        version = _version(ctx)
+        return [line for manifest in manifests for line in schema_errors(manifest, version)]
+
+    problems = await asyncio.to_thread(problems_of)
+    if problems:
+        for line in problems:
+            yield events.output(line)
+        raise CheckFailed(f"{len(problems)} schema error{'s' if len(problems) != 1 else ''} "
+                          f"in {what}", data={"problems": problems})
 
 
-async def _targets(applier: Applier, manifests: list[dict[str, Any]], name: str
-                   ) -> list[Target]:
+async def apply_targets(applier: Applier, manifests: list[dict[str, Any]], source: str
+                        ) -> list[Target]:
+    """The apply targets of ``manifests`` (``source`` names them in messages: "deploy x").
+
+    Raises:
+        ConfigError: the cluster serves no such kind.
+    """
     def target(body: dict[str, Any]) -> Target:
         kind = applier.kind_of(body["apiVersion"], body["kind"])
         if kind is None:
             raise ConfigError(f"the cluster serves no kind {body['kind']} in "
                               f"{body['apiVersion']}")
         meta = body["metadata"]
-        return Target(Manifest(f"deploy {name}", body),
+        return Target(Manifest(source, body),
                       ResourceRef(kind, meta["name"], meta.get("namespace", "")), body)
     return [await asyncio.to_thread(target, body) for body in manifests]
 
@@ -161,13 +178,9 @@ async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[Ac
     async for event in _checked_repository(ctx, spec):
         yield event
     manifests = await _manifests(ctx, applier, spec)
-    problems = await asyncio.to_thread(_schema_problems, manifests, _version(ctx))
-    if problems:
-        for line in problems:
-            yield events.output(line)
-        raise CheckFailed(f"{len(problems)} schema error{'s' if len(problems) != 1 else ''} "
-                          "in the manifests", data={"problems": problems})
-    targets = await _targets(applier, manifests, spec.name)
+    async for event in check_schema(ctx, manifests, "the manifests"):
+        yield event
+    targets = await apply_targets(applier, manifests, f"deploy {spec.name}")
     done: list[dict[str, Any]] = []
     diffs: list[str] = []
     outcomes = []

@@ -14,7 +14,6 @@ says so. The provisioner's monitoring step calls :func:`install_monitoring`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,9 +30,9 @@ from mlops_tui.backends.actions.base import (
     Request,
     execute,
 )
+from mlops_tui.backends.actions.deploy import apply_targets, check_schema
 from mlops_tui.backends.actions.events import ActionEvent
-from mlops_tui.backends.actions.manifests import Manifest
-from mlops_tui.backends.errors import BackendError, ConfigError, NotFound, ReadOnlyError
+from mlops_tui.backends.errors import BackendError, NotFound, ReadOnlyError
 from mlops_tui.backends.models import ResourceRef
 from mlops_tui.backends.monitoring.manifests import build_manifests
 from mlops_tui.backends.monitoring.spec import MonitoringSpec
@@ -52,30 +51,6 @@ class MonitoringRequest(MonitoringSpec, Request):
     dry_run: bool = False  # schema, server dry run and diff; change nothing
     wait: bool = True  # follow each Deployment's and DaemonSet's rollout
     timeout: Duration = DEFAULT_TIMEOUT_S  # for all rollouts together
-
-
-def _kube_version(ctx: ActionContext) -> str:
-    version = ctx.backend.info().version.lstrip("v")
-    return ".".join(version.split(".")[:2]) or "1.20"
-
-
-def _schema_problems(manifests: list[dict[str, Any]], version: str) -> list[str]:
-    from mlops_tui.backends.deploy.schema import schema_errors
-
-    return [line for manifest in manifests for line in schema_errors(manifest, version)]
-
-
-def _targets(applier: Applier, manifests: list[dict[str, Any]]) -> list[Target]:
-    out = []
-    for body in manifests:
-        kind = applier.kind_of(body["apiVersion"], body["kind"])
-        if kind is None:
-            raise ConfigError(f"the cluster serves no kind {body['kind']} in "
-                              f"{body['apiVersion']}")
-        meta = body["metadata"]
-        out.append(Target(Manifest("monitoring", body),
-                          ResourceRef(kind, meta["name"], meta.get("namespace", "")), body))
-    return out
 
 
 async def _exists(reader: ObjectReader, ref: ResourceRef) -> bool:
@@ -159,17 +134,13 @@ async def run_monitoring(ctx: ActionContext, req: MonitoringRequest
         raise ReadOnlyError(f"read-only mode: monitoring in {req.namespace} refused")
     spec = MonitoringSpec.model_validate(req.model_dump(exclude=set(_OWN)))
     manifests = build_manifests(spec)
-    problems = await asyncio.to_thread(_schema_problems, manifests, _kube_version(ctx))
-    if problems:
-        for line in problems:
-            yield events.output(line)
-        raise CheckFailed(f"{len(problems)} schema error{'s' if len(problems) != 1 else ''} "
-                          "in the monitoring manifests", data={"problems": problems})
+    async for event in check_schema(ctx, manifests, "the monitoring manifests"):
+        yield event
     if "dcgm" in spec.components:
         warning = await _gpu_nodes_warning(ctx, spec)
         if warning:
             yield events.warning(warning)
-    targets = await asyncio.to_thread(_targets, applier, manifests)
+    targets = await apply_targets(applier, manifests, "monitoring")
     namespace, rest = targets[0], targets[1:]  # build_manifests puts the namespace first
     done: list[dict[str, Any]] = []
     namespace_exists = await _exists(reader, namespace.ref)
