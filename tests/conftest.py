@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.cluster.fixtures", "tests.servers.fixtures"]
+pytest_plugins = ["tests.cluster.fixtures", "tests.servers.fixtures", "tests.servers.sshd_fixtures"]

@@ -1,13 +1,10 @@
-"""The Ansible tests' fixtures: the real sshd hosts of :mod:`tests.servers.sshd_fixtures`
-(imported here so this directory works before they are registered project-wide), and a
+"""The Ansible tests' fixtures: the real sshd hosts of :mod:`tests.servers.sshd_fixtures`, and a
 resolved-host stand-in (``backends/ansible`` duck-types H2's ``ResolvedHost``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from tests.servers.sshd_fixtures import netns_sshd_host, sshd_host, sudo_user  # noqa: F401
 
 
 @dataclass(frozen=True)

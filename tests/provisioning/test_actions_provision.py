@@ -14,7 +14,6 @@ from mlops_tui.backends.actions import ACTIONS, ActionContext, EventKind, Failur
 from mlops_tui.backends.actions.provision import DestroyRequest, ProvisionRequest
 from mlops_tui.backends.demo import DemoBackend
 from mlops_tui.backends.provisioning.state import ClusterState, StateStore
-from tests.servers.sshd_fixtures import sshd_host  # noqa: F401  (a real sshd)
 
 
 class NoCluster:
@@ -46,7 +45,7 @@ def preflight_args(host: Any, tmp_path: Path, known_hosts: Path, **extra: Any) -
             "ssh_config": str(empty), **extra}
 
 
-async def test_preflight_on_a_real_host_gives_the_table(sshd_host, tmp_path):  # noqa: F811
+async def test_preflight_on_a_real_host_gives_the_table(sshd_host, tmp_path):
     events = await run(context(tmp_path), "preflight",
                        preflight_args(sshd_host, tmp_path, sshd_host.known_hosts))
     end = events[-1]
@@ -63,7 +62,7 @@ async def test_preflight_on_a_real_host_gives_the_table(sshd_host, tmp_path):  #
     assert any(line.startswith(f"✓ {sshd_host.address} reachable: ") for line in lines)
 
 
-async def test_preflight_refuses_an_unknown_host_key(sshd_host, tmp_path):  # noqa: F811
+async def test_preflight_refuses_an_unknown_host_key(sshd_host, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.touch()
     events = await run(context(tmp_path), "preflight",
@@ -74,7 +73,7 @@ async def test_preflight_refuses_an_unknown_host_key(sshd_host, tmp_path):  # no
     assert empty.read_text() == ""  # nothing recorded
 
 
-async def test_preflight_accepts_a_new_key_when_asked(sshd_host, tmp_path):  # noqa: F811
+async def test_preflight_accepts_a_new_key_when_asked(sshd_host, tmp_path):
     known = tmp_path / "known_hosts"
     known.touch()
     events = await run(context(tmp_path), "preflight", preflight_args(
@@ -83,7 +82,7 @@ async def test_preflight_accepts_a_new_key_when_asked(sshd_host, tmp_path):  # n
     assert sshd_host.known_hosts_name in known.read_text()
 
 
-async def test_the_tui_decides_on_an_unknown_key(sshd_host, tmp_path):  # noqa: F811
+async def test_the_tui_decides_on_an_unknown_key(sshd_host, tmp_path):
     known = tmp_path / "known_hosts"
     known.touch()
     offers = []

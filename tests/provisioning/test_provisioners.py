@@ -29,11 +29,6 @@ from mlops_tui.backends.actions.provision import ProvisionRequest
 from mlops_tui.backends.actions.provisioners.cluster_steps import rewrite_server
 from mlops_tui.backends.actions.provisioners.gpu_smoke import explain_pending
 from mlops_tui.backends.provisioning.state import StateStore
-from tests.servers.sshd_fixtures import (  # noqa: F401  (real sshd hosts)
-    netns_sshd_host,
-    sshd_host,
-    sudo_user,
-)
 
 # a playbook that fails while a marker file exists: a step that fails on purpose, then
 # passes once the cause is gone (as a host coming back would)
@@ -124,7 +119,7 @@ def k3s_bundle(folder: Path) -> Path:
     return folder
 
 
-async def test_k3s_ssh_in_check_mode_then_destroy(netns_sshd_host, tmp_path):  # noqa: F811
+async def test_k3s_ssh_in_check_mode_then_destroy(netns_sshd_host, tmp_path):
     target = tmp_path / "kube" / "config"
     ctx = context(tmp_path, CheckMode(kubeconfig_target=target))
     args = host_args(netns_sshd_host, tmp_path, cluster="lab", path="k3s-ssh",
@@ -154,7 +149,7 @@ async def test_k3s_ssh_in_check_mode_then_destroy(netns_sshd_host, tmp_path):  #
     assert StateStore(tmp_path / "state").load("lab").phase == "destroyed"
 
 
-async def test_a_failed_step_resumes_from_itself(netns_sshd_host, tmp_path):  # noqa: F811
+async def test_a_failed_step_resumes_from_itself(netns_sshd_host, tmp_path):
     failing, passing = tmp_path / "failing.yml", tmp_path / "passing.yml"
     failing.write_text(FAILING)
     passing.write_text(PASSING)
@@ -183,7 +178,7 @@ async def test_a_failed_step_resumes_from_itself(netns_sshd_host, tmp_path):  # 
     assert StateStore(tmp_path / "state").load("lab").phase == "ready"
 
 
-async def test_sudo_password_is_asked_once_and_never_stored(sshd_host, sudo_user,  # noqa: F811
+async def test_sudo_password_is_asked_once_and_never_stored(sshd_host, sudo_user,
                                                            tmp_path):
     passing = tmp_path / "passing.yml"
     passing.write_text(PASSING)

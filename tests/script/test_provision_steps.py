@@ -13,7 +13,6 @@ from mlops_tui.backends.actions import ACTIONS, ActionSpec, Request, events
 from mlops_tui.backends.models import BackendSettings
 from mlops_tui.tui.script import JsonReporter, RunOptions, load_text, run_script
 from tests.script.conftest import json_lines, run_cli
-from tests.servers.sshd_fixtures import netns_sshd_host, sshd_host  # noqa: F401
 
 
 def preflight_script(host, known_hosts: Path, tmp_path: Path, extra: str = "") -> Path:
@@ -28,7 +27,7 @@ def preflight_script(host, known_hosts: Path, tmp_path: Path, extra: str = "") -
     return script
 
 
-def test_a_preflight_script_needs_no_kubeconfig(netns_sshd_host, cli_env, tmp_path):  # noqa: F811
+def test_a_preflight_script_needs_no_kubeconfig(netns_sshd_host, cli_env, tmp_path):
     # HOME is an empty folder and KUBECONFIG names no file: nothing to connect with
     script = preflight_script(netns_sshd_host, netns_sshd_host.known_hosts, tmp_path)
     done = run_cli(["--script", str(script), "-o", "json"], cli_env, timeout=120)
@@ -42,7 +41,7 @@ def test_a_preflight_script_needs_no_kubeconfig(netns_sshd_host, cli_env, tmp_pa
     assert any(" reachable: " in line for line in outputs)
 
 
-def test_an_unknown_host_key_exits_2_with_the_host(sshd_host, cli_env, tmp_path):  # noqa: F811
+def test_an_unknown_host_key_exits_2_with_the_host(sshd_host, cli_env, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.touch()
     script = preflight_script(sshd_host, empty, tmp_path)
@@ -58,7 +57,7 @@ def test_an_unknown_host_key_exits_2_with_the_host(sshd_host, cli_env, tmp_path)
     assert sshd_host.known_hosts_name in empty.read_text()
 
 
-def test_a_provision_whose_host_key_is_refused_exits_2(sshd_host, cli_env, tmp_path):  # noqa: F811
+def test_a_provision_whose_host_key_is_refused_exits_2(sshd_host, cli_env, tmp_path):
     # the failure is the environment's (a host key no one accepted), not a failed check
     empty = tmp_path / "known_hosts"
     empty.touch()

@@ -42,7 +42,6 @@ from mlops_tui.tui.screens.provision_dialogs import (
     HostScreen,
     SecretScreen,
 )
-from tests.servers.sshd_fixtures import sshd_host, sudo_user  # noqa: F401 - real sshd fixtures
 from tests.tui.conftest import snapshot_app
 
 SIZE = (120, 40)
@@ -793,7 +792,7 @@ async def settle_ssh(pilot, screen) -> None:
 
 @pytest.mark.parametrize("accept", [True, False])
 async def test_real_preflight_asks_about_the_real_host_key(
-        sshd_host, tmp_path, monkeypatch, accept):  # noqa: F811 - the fixture imported above
+        sshd_host, tmp_path, monkeypatch, accept):
     """preflight (the real action) against a real sshd: its unknown host key is shown with
     the fingerprint ssh-keygen gives; accepted, it is written to ~/.ssh/known_hosts (HOME:
     a tmp dir) and the checks come back; refused, nothing is written and the host is named."""
@@ -824,7 +823,7 @@ async def test_real_preflight_asks_about_the_real_host_key(
             assert "preflight" not in screen.done
 
 
-async def test_real_sudo_password_is_asked_and_never_shown(sshd_host, sudo_user,  # noqa: F811
+async def test_real_sudo_password_is_asked_and_never_shown(sshd_host, sudo_user,
                                                            tmp_path, monkeypatch):
     """A real user whose sudo asks for a password: the real preflight asks the app, the
     dialog never echoes it, and it is in no widget, input, log line or state file after."""
