@@ -325,7 +325,15 @@ class ProvisionerSource(Protocol):
     """A backend that makes its own provisioners and preflight reports (the demo: a
     simulated cluster build that installs nothing). The preflight, provision and destroy
     actions use it when the session's backend has it, and the real SSH preflight and
-    provisioners (k3s, kubeadm over SSH) otherwise."""
+    provisioners (k3s, kubeadm over SSH) otherwise.
+
+    Optional: ``clusters() -> list`` — the clusters this source made, shaped as
+    ``backends.provisioning.state.ClusterState`` (``cluster``, ``path``, ``phase``,
+    ``hosts``, ``options``), which the provision screen lists instead of the state
+    directory's (those belong to the real provisioners); none when absent. It is not part
+    of the protocol so that a source without it still counts as one (and no request falls
+    through to the real provisioners).
+    """
 
     def provisioner(self, request: Any) -> Provisioner:
         """A provisioner for ``request`` (a ``provision`` or ``destroy`` request: it has
@@ -341,11 +349,4 @@ class ProvisionerSource(Protocol):
         """Preflight reports for a ``preflight`` request, one per host, shaped as
         ``backends.ssh.preflight.HostReport`` (``host``, ``checks`` with ``name`` /
         ``status`` / ``value`` / ``fix``, ``facts``, ``environment_error``)."""
-        ...
-
-    def clusters(self) -> list[Any]:
-        """The clusters this source made and knows, shaped as
-        ``backends.provisioning.state.ClusterState`` (``cluster``, ``path``, ``phase``,
-        ``hosts``, ``options``): the provision screen lists these instead of the state
-        directory's, which belong to real provisioners."""
         ...

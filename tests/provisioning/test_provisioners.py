@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from mlops_tui.backends.actions import (
@@ -29,6 +30,20 @@ from mlops_tui.backends.actions.provision import ProvisionRequest
 from mlops_tui.backends.actions.provisioners.cluster_steps import rewrite_server
 from mlops_tui.backends.actions.provisioners.gpu_smoke import explain_pending
 from mlops_tui.backends.provisioning.state import StateStore
+from tests.ansible.test_playbooks_check import WATCHED
+
+
+@pytest.fixture(autouse=True)
+def this_machine_unchanged():
+    """The test hosts share this machine's filesystem: a provisioner that left check mode
+    would install here. Nothing the playbooks write may appear or change."""
+    def snapshot() -> dict[str, tuple[bool, float]]:
+        return {p: (Path(p).exists(), Path(p).stat().st_mtime if Path(p).exists() else 0.0)
+                for p in WATCHED}
+
+    before = snapshot()
+    yield
+    assert snapshot() == before
 
 # a playbook that fails while a marker file exists: a step that fails on purpose, then
 # passes once the cause is gone (as a host coming back would)

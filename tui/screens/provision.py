@@ -38,7 +38,8 @@ def existing_clusters(ctx: ActionContext) -> list[Any]:
     provisioners (the demo's), else the state directory's (none when it cannot be read)."""
     try:
         if isinstance(ctx.backend, ProvisionerSource):
-            states = ctx.backend.clusters()
+            listed = getattr(ctx.backend, "clusters", None)
+            states = listed() if callable(listed) else []
         else:
             from mlops_tui.backends.provisioning.state import StateStore
 
