@@ -337,6 +337,8 @@ install_servers() {
     run bash "$here/tests/servers/setup-triton.sh"
     step "building the real test node: kubelet, containerd, images (cached; ~2 min the first time)"
     run bash "$here/tests/cluster/build-node.sh"
+    step "building the kubeadm air-gap bundle for the provisioning tests (cached; ~1 min the first time)"
+    run bash "$here/tests/cluster/build-kubeadm.sh"
 }
 
 link_tool() {
