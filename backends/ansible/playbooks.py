@@ -9,7 +9,8 @@ from pathlib import Path
 from mlops_tui.backends.errors import ConfigError
 
 #: the playbooks a provisioner may ask for by name
-NAMES = ("prerequisites.yml", "k3s.yml", "kubeadm.yml", "gpu.yml", "reset.yml")
+NAMES = ("prerequisites.yml", "k3s.yml", "kubeadm.yml", "gpu.yml", "reset.yml",
+         "kubeadm_reset.yml")
 
 _REPO_PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 

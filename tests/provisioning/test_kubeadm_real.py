@@ -38,7 +38,7 @@ from tests.cluster.node import image_archive
 from tests.tools import REQUIRE_ENV, required
 
 #: reset.yml runs it for kubeadm clusters with the prerequisites' reset; alone, by path
-KUBEADM_RESET = playbooks.path("kubeadm.yml").parent / "kubeadm_reset.yml"
+KUBEADM_RESET = playbooks.path("kubeadm_reset.yml")
 READY_TIMEOUT_S = 120.0
 POD_TIMEOUT_S = 60.0
 BUSYBOX = "localhost/mlops-tui-test/busybox:1.0"
