@@ -37,7 +37,7 @@ from tests.cluster.kubeadm_host import (
 from tests.cluster.node import image_archive
 from tests.tools import REQUIRE_ENV, required
 
-#: reset.yml runs it for kubeadm clusters with the prerequisites' reset; alone, by path
+#: reset.yml runs it for kubeadm clusters with the prerequisites' reset; here alone
 KUBEADM_RESET = playbooks.path("kubeadm_reset.yml")
 READY_TIMEOUT_S = 120.0
 POD_TIMEOUT_S = 60.0
