@@ -49,7 +49,10 @@ def worker_main(conn: Connection, wire: WireRequest) -> None:
     os.dup2(devnull, 2)
     os.close(devnull)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
-        _run(_serve(conn, wire))
+        try:
+            _run(_serve(conn, wire))
+        except Exception as e:  # with no stderr to print on, the parent tells what it was
+            conn.send(("failed", f"{type(e).__name__}: {e}"))
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -177,7 +180,12 @@ class WorkerPool:
     async def _next(self) -> tuple[int, Any]:
         i, msg = await self._inbox.get()
         if msg[0] == "gone":
-            raise WorkerFailed(f"load worker {i} exited unexpectedly")
+            proc = self._procs[i]
+            await asyncio.to_thread(proc.join, 1.0)
+            code = proc.exitcode
+            how = ("" if code is None else f" (killed by signal {-code})" if code < 0
+                   else f" (exit code {code})")
+            raise WorkerFailed(f"load worker {i} exited unexpectedly{how}")
         if msg[0] == "failed":
             raise WorkerFailed(f"load worker {i} failed: {msg[1]}")
         return i, msg

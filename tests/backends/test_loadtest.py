@@ -530,3 +530,25 @@ def test_workers_end_when_their_parent_is_killed(triton_server, protocol, tmp_pa
         if parent.poll() is None:
             parent.kill()
             parent.wait(10)
+
+
+async def test_a_killed_worker_is_named_with_its_signal(triton_server):
+    import signal
+
+    from mlops_tui.backends.triton.loadtest_step import StepSpec
+    from mlops_tui.backends.triton.loadtest_wire import encode_request
+    from mlops_tui.backends.triton.loadtest_worker import WorkerFailed, WorkerPool
+
+    wire = encode_request(endpoint(triton_server, "grpc"), "resnet50", ones(), timeout_s=5.0)
+    pool = WorkerPool(wire, 1)
+    try:
+        await pool.start()
+        steps = pool.step([StepSpec("concurrency", 1, 0.0, 30.0)])
+        await anext(steps)  # a first tick: the worker is sending
+        os.kill(pool.pids[0], signal.SIGKILL)
+        with pytest.raises(WorkerFailed, match=r"load worker 0 exited unexpectedly "
+                                                r"\(killed by signal 9\)"):
+            async for _ in steps:
+                pass
+    finally:
+        pool.close()
