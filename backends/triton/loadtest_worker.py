@@ -80,6 +80,10 @@ async def _serve(conn: Connection, wire: WireRequest) -> None:
             inbox.put_nowait(None)
 
     loop.add_reader(fd, readable)
+    # uvloop makes a watched descriptor non-blocking; the pipe's messages are read and
+    # written whole, so a half-arrived one must wait, not fail with EAGAIN (which ended
+    # the worker as if its parent had gone)
+    os.set_blocking(fd, True)
     sender = make_sender(wire)
     conn.send(("ready",))
     try:
@@ -159,6 +163,7 @@ class WorkerPool:
             self._procs.append(proc)
             self._conns.append(parent_end)
             self._loop.add_reader(parent_end.fileno(), self._readable, i)
+            os.set_blocking(parent_end.fileno(), True)  # whole messages (see _serve)
         waiting = set(range(self._count))
         async with asyncio.timeout(READY_TIMEOUT_S):
             while waiting:
