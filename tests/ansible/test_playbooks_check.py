@@ -18,16 +18,7 @@ from mlops_tui.backends.ansible.events import PlaybookEvent
 from mlops_tui.backends.ansible.inventory import build
 from mlops_tui.backends.ansible.runner import run_playbook
 from tests.ansible.conftest import HOST_PYTHON, host_of
-
-#: files the playbooks would write on a host: none may appear (or change) in check mode
-WATCHED = ("/etc/modules-load.d/mlops-tui.conf", "/etc/sysctl.d/90-mlops-tui.conf",
-           "/etc/mlops-tui", "/usr/local/bin/k3s", "/usr/local/share/mlops-tui",
-           "/var/lib/rancher/k3s", "/etc/rancher/k3s", "/etc/containerd/config.toml")
-
-
-def _snapshot() -> dict[str, tuple[bool, float]]:
-    return {p: (Path(p).exists(), Path(p).stat().st_mtime if Path(p).exists() else 0.0)
-            for p in WATCHED}
+from tests.provisioning.support import playbook_files
 
 
 def _bundle(root: Path, *, complete: bool = True) -> Path:
@@ -43,10 +34,10 @@ def _bundle(root: Path, *, complete: bool = True) -> Path:
 
 
 async def _run(book: str, inventory: dict, workdir: Path, **vars) -> list[PlaybookEvent]:
-    before = _snapshot()
+    before = playbook_files()
     events = [e async for e in run_playbook(book, inventory=inventory, extravars=vars,
                                             workdir=workdir, check=True)]
-    assert _snapshot() == before, "check mode changed a file on this machine"
+    assert playbook_files() == before, "check mode changed a file on this machine"
     return events
 
 

@@ -30,12 +30,10 @@ from tests.cluster.kubeadm_host import (
     NODE_IP,
     NODE_NAME,
     KubeadmHost,
-    default_bundle_dir,
-    host_snapshot,
     missing_reason,
 )
 from tests.cluster.node import image_archive
-from tests.tools import REQUIRE_ENV, required
+from tests.provisioning.support import running_kubeadm_host
 
 #: reset.yml runs it for kubeadm clusters with the prerequisites' reset; here alone
 KUBEADM_RESET = playbooks.path("kubeadm_reset.yml")
@@ -49,20 +47,7 @@ def kubeadm_host() -> Any:
     reason = missing_reason()
     if reason is None and image_archive("busybox") is None:
         reason = "no busybox image (bash tests/cluster/build-node.sh)"
-    if reason:
-        if required():
-            pytest.fail(f"{REQUIRE_ENV} is set but the kubeadm host cannot run: {reason}",
-                        pytrace=False)
-        pytest.skip(f"kubeadm host unavailable: {reason}")
-    before = host_snapshot()
-    host = KubeadmHost(default_bundle_dir())
-    host.start()
-    try:
-        yield host
-    finally:
-        host.stop()
-    # the fixture's own check: nothing of the host's view changed (the overlays kept it)
-    assert host_snapshot() == before, "the kubeadm host changed this machine's files"
+    yield from running_kubeadm_host(reason)
 
 
 def _play(host: KubeadmHost, playbook: str | Path, timings: dict[str, float], key: str

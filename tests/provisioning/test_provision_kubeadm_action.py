@@ -34,20 +34,17 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_tui.backends.actions import ACTIONS, ActionContext, EventKind, execute, provisioners
-from mlops_tui.backends.actions.provision import ProvisionRequest
+from mlops_tui.backends.actions import ACTIONS, ActionContext, EventKind, execute
 from mlops_tui.backends.provisioning.state import StateStore
 from tests.ansible.conftest import HOST_PYTHON
-from tests.ansible.test_playbooks_check import WATCHED
 from tests.cluster.kubeadm_host import (
     NODE_IP,
     NODE_NAME,
     KubeadmHost,
-    default_bundle_dir,
     host_snapshot,
     missing_reason,
 )
-from tests.tools import REQUIRE_ENV, required
+from tests.provisioning.support import TestProvisioners, running_kubeadm_host
 
 CLUSTER = "kadm"
 # a kubeadm bootstrap token (what ``kubeadm join`` takes)
@@ -66,55 +63,7 @@ NO_PREREQUISITES = """\
 
 @pytest.fixture(scope="module")
 def kubeadm_host() -> Any:
-    reason = missing_reason()
-    if reason:
-        if required():
-            pytest.fail(f"{REQUIRE_ENV} is set but the kubeadm host cannot run: {reason}",
-                        pytrace=False)
-        pytest.skip(f"kubeadm host unavailable: {reason}")
-    before = host_snapshot()
-    host = KubeadmHost(default_bundle_dir())
-    host.start()
-    try:
-        yield host
-    finally:
-        host.stop()
-    assert host_snapshot() == before, "the kubeadm host changed this machine's files"
-
-
-@pytest.fixture(autouse=True)
-def this_machine_unchanged():
-    """What prerequisites.yml and the playbooks would write on a real host must not
-    appear (or change) here."""
-    def snapshot() -> dict[str, tuple[bool, float]]:
-        return {p: (Path(p).exists(), Path(p).stat().st_mtime if Path(p).exists() else 0.0)
-                for p in WATCHED}
-
-    before = snapshot()
-    yield
-    assert snapshot() == before
-
-
-class RealRun:
-    """A ProvisionerSource building the real provisioners out of check mode, with the
-    kubeconfig merged into a file in tmp and prerequisites.yml replaced."""
-
-    name = "kubeadm-real"
-    readonly = False
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self.ctx: ActionContext | None = None
-
-    def provisioner(self, request: Any) -> Any:
-        assert self.ctx is not None
-        if isinstance(request, ProvisionRequest):
-            return provisioners.build(request, self.ctx, check_mode=False, **self.options)
-        return provisioners.from_state(request.cluster, self.ctx, check_mode=False,
-                                       **self.options)
-
-    def preflight(self, request: Any) -> Any:
-        raise AssertionError("not used here")
+    yield from running_kubeadm_host(missing_reason())
 
 
 def extra_vars(host: KubeadmHost) -> dict[str, Any]:
@@ -161,7 +110,7 @@ async def test_provision_kubeadm_ssh_for_real_then_destroy(kubeadm_host: Kubeadm
     skip_prerequisites = tmp_path / "no-prerequisites.yml"
     skip_prerequisites.write_text(NO_PREREQUISITES)
     target = tmp_path / "kube" / "config"
-    source = RealRun(kubeconfig_target=target,
+    source = TestProvisioners(check_mode=False, kubeconfig_target=target,
                      playbooks={"prerequisites": str(skip_prerequisites)})
     state_root = tmp_path / "state"
     ctx = ActionContext(source, workdir=tmp_path, state_root=state_root)

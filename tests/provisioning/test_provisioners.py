@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from mlops_tui.backends.actions import (
@@ -24,26 +23,11 @@ from mlops_tui.backends.actions import (
     EventKind,
     Failure,
     execute,
-    provisioners,
 )
-from mlops_tui.backends.actions.provision import ProvisionRequest
 from mlops_tui.backends.actions.provisioners.cluster_steps import rewrite_server
 from mlops_tui.backends.actions.provisioners.gpu_smoke import explain_pending
 from mlops_tui.backends.provisioning.state import StateStore
-from tests.ansible.test_playbooks_check import WATCHED
-
-
-@pytest.fixture(autouse=True)
-def this_machine_unchanged():
-    """The test hosts share this machine's filesystem: a provisioner that left check mode
-    would install here. Nothing the playbooks write may appear or change."""
-    def snapshot() -> dict[str, tuple[bool, float]]:
-        return {p: (Path(p).exists(), Path(p).stat().st_mtime if Path(p).exists() else 0.0)
-                for p in WATCHED}
-
-    before = snapshot()
-    yield
-    assert snapshot() == before
+from tests.provisioning.support import TestProvisioners
 
 # a playbook that fails while a marker file exists: a step that fails on purpose, then
 # passes once the cause is gone (as a host coming back would)
@@ -73,28 +57,7 @@ PASSING = """\
 """
 
 
-class CheckMode:
-    """A ProvisionerSource that builds the real provisioners with test options."""
-
-    name = "check-mode"
-    readonly = False
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self.ctx: ActionContext | None = None
-
-    def provisioner(self, request: Any) -> Any:
-        assert self.ctx is not None
-        if isinstance(request, ProvisionRequest):
-            return provisioners.build(request, self.ctx, check_mode=True, **self.options)
-        return provisioners.from_state(request.cluster, self.ctx, check_mode=True,
-                                       **self.options)
-
-    def preflight(self, request: Any) -> Any:
-        raise AssertionError("not used here")
-
-
-def context(tmp_path: Path, source: CheckMode, **fields: Any) -> ActionContext:
+def context(tmp_path: Path, source: TestProvisioners, **fields: Any) -> ActionContext:
     ctx = ActionContext(source, workdir=tmp_path, state_root=tmp_path / "state", **fields)
     source.ctx = ctx
     return ctx
@@ -136,7 +99,7 @@ def k3s_bundle(folder: Path) -> Path:
 
 async def test_k3s_ssh_in_check_mode_then_destroy(netns_sshd_host, tmp_path):
     target = tmp_path / "kube" / "config"
-    ctx = context(tmp_path, CheckMode(kubeconfig_target=target))
+    ctx = context(tmp_path, TestProvisioners(check_mode=True, kubeconfig_target=target))
     args = host_args(netns_sshd_host, tmp_path, cluster="lab", path="k3s-ssh",
                      airgap=str(k3s_bundle(tmp_path / "bundle")))
     made = await run(ctx, "provision", args)
@@ -170,7 +133,8 @@ async def test_a_failed_step_resumes_from_itself(netns_sshd_host, tmp_path):
     passing.write_text(PASSING)
     marker = tmp_path / "fail-now"
     marker.touch()
-    source = CheckMode(playbooks={"prerequisites": str(passing), "k3s-server": str(failing)})
+    source = TestProvisioners(check_mode=True, playbooks={"prerequisites": str(passing),
+                                                          "k3s-server": str(failing)})
     ctx = context(tmp_path, source)
     args = host_args(netns_sshd_host, tmp_path, cluster="lab", path="k3s-ssh",
                      extra_vars={"fail_marker": str(marker)})
@@ -203,7 +167,8 @@ async def test_sudo_password_is_asked_once_and_never_stored(sshd_host, sudo_user
         asked.append(prompt)
         return sudo_user.password
 
-    source = CheckMode(playbooks={"prerequisites": str(passing), "k3s-server": str(passing)})
+    source = TestProvisioners(check_mode=True, playbooks={"prerequisites": str(passing),
+                                                          "k3s-server": str(passing)})
     ctx = context(tmp_path, source, ask_secret=ask_secret)
     args = host_args(sshd_host, tmp_path, cluster="pw", path="k3s-ssh")
     args["hosts"][0]["user"] = sudo_user.name
