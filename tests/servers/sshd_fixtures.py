@@ -42,18 +42,22 @@ def require_sshd() -> None:
         _skip(reason)
 
 
-@pytest.fixture(scope="module")
-def sshd_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdHost]:
-    require_sshd()
-    host = SshdHost(tmp_path_factory.mktemp("sshd"))
+def _running(host: SshdHost, what: str) -> Iterator[SshdHost]:
+    """A fixture's body: ``host`` started (a failure names ``what``), stopped after."""
     try:
         host.start()
     except SshdError as exc:
-        pytest.fail(f"sshd did not start: {exc}", pytrace=False)
+        pytest.fail(f"{what} did not start: {exc}", pytrace=False)
     try:
         yield host
     finally:
         host.stop()
+
+
+@pytest.fixture(scope="module")
+def sshd_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdHost]:
+    require_sshd()
+    yield from _running(SshdHost(tmp_path_factory.mktemp("sshd")), "sshd")
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +69,7 @@ def netns_sshd_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdHo
     with TestHost() as netns:
         host = SshdHost(tmp_path_factory.mktemp("sshd-ns"), netns=netns,
                         hostname="mlops-ssh-ns")
-        try:
-            host.start()
-        except SshdError as exc:
-            pytest.fail(f"sshd in a network namespace did not start: {exc}", pytrace=False)
-        try:
-            yield host
-        finally:
-            host.stop()
+        yield from _running(host, "sshd in a network namespace")
 
 
 @dataclass(frozen=True)
