@@ -34,7 +34,6 @@ from mlops_tui.backends.errors import (
     Conflict,
     Invalid,
     NotFound,
-    ReadOnlyError,
 )
 from mlops_tui.backends.models import KindInfo, ResourceRef
 from mlops_tui.backends.protocols import Applier, ObjectReader
@@ -154,8 +153,8 @@ async def preview_target(applier: Applier, reader: ObjectReader, target: Target,
 async def run_apply(ctx: ActionContext, req: ApplyRequest) -> AsyncIterator[ActionEvent]:
     applier: Applier = ctx.capability(Applier, "apply manifests")
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
-    if not req.dry_run and ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: apply of {req.path} refused")
+    if not req.dry_run:
+        ctx.check_writable(f"apply of {req.path}")
     found = await asyncio.to_thread(manifests.load, ctx.path(req.path))
     # kind_of may ask the server's discovery about a version it has not seen yet
     targets = [await asyncio.to_thread(_target, applier, m, ctx, req) for m in found]

@@ -22,7 +22,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from mlops_tui.backends import names
 from mlops_tui.backends.actions import events
 from mlops_tui.backends.actions.events import ActionEvent, Failure
-from mlops_tui.backends.errors import ENVIRONMENT_ERRORS, BackendError, ConfigError
+from mlops_tui.backends.errors import (
+    ENVIRONMENT_ERRORS,
+    BackendError,
+    ConfigError,
+    ReadOnlyError,
+)
 from mlops_tui.backends.models import KindInfo, ResourceRef
 from mlops_tui.backends.protocols import ClusterBackend, MetricsSource
 from mlops_tui.backends.provisioning.contract import HostKeyDecision
@@ -143,6 +148,15 @@ class ActionContext:
         if kind.namespaced and not namespace:
             namespace = "default"
         return ResourceRef(kind, request.name, namespace if kind.namespaced else "")
+
+    def check_writable(self, what: str) -> None:
+        """Refuse ``what`` (a change: "deploy of resnet") in a read-only session.
+
+        Raises:
+            ReadOnlyError: "read-only mode: WHAT refused".
+        """
+        if getattr(self.backend, "readonly", False):
+            raise ReadOnlyError(f"read-only mode: {what} refused")
 
     def capability(self, protocol: type, what: str) -> Any:
         """The backend as ``protocol``, or a clear error when it lacks that capability."""

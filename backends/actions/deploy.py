@@ -32,7 +32,7 @@ from mlops_tui.backends.actions.base import (
 from mlops_tui.backends.actions.events import ActionEvent
 from mlops_tui.backends.actions.manifests import Manifest
 from mlops_tui.backends.deploy.spec import DeploySpec
-from mlops_tui.backends.errors import ConfigError, ReadOnlyError
+from mlops_tui.backends.errors import ConfigError
 from mlops_tui.backends.models import ResourceRef
 from mlops_tui.backends.protocols import Applier, ObjectReader, PortForwarder
 
@@ -170,8 +170,8 @@ def _yaml(manifests: list[dict[str, Any]]) -> str:
 async def run_deploy(ctx: ActionContext, req: DeployRequest) -> AsyncIterator[ActionEvent]:
     applier: Applier = ctx.capability(Applier, "apply manifests")
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
-    if not req.dry_run and ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: deploy of {req.name} refused")
+    if not req.dry_run:
+        ctx.check_writable(f"deploy of {req.name}")
     spec = _spec(ctx, req)
     for note in spec.notes():
         yield events.warning(note)

@@ -35,7 +35,7 @@ from mlops_tui.backends.actions.deploy import (
 )
 from mlops_tui.backends.actions.events import ActionEvent
 from mlops_tui.backends.deploy.objects import MANAGED_BY, MANAGED_LABEL, NAME_LABEL
-from mlops_tui.backends.errors import NotFound, ReadOnlyError
+from mlops_tui.backends.errors import NotFound
 from mlops_tui.backends.models import ResourceRef
 from mlops_tui.backends.protocols import Applier, Deleter, ObjectReader
 
@@ -62,8 +62,7 @@ class RollbackRequest(Request):
 async def run_undeploy(ctx: ActionContext, req: UndeployRequest) -> AsyncIterator[ActionEvent]:
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
     deleter: Deleter = ctx.capability(Deleter, "delete objects")
-    if ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: undeploy of {req.name} refused")
+    ctx.check_writable(f"undeploy of {req.name}")
     namespace = namespace_of(ctx, req.namespace)
     applier = ctx.backend if isinstance(ctx.backend, Applier) else None
     selector = f"{NAME_LABEL}={req.name},{MANAGED_LABEL}={MANAGED_BY}"
@@ -106,8 +105,7 @@ async def run_rollback(ctx: ActionContext, req: RollbackRequest) -> AsyncIterato
 
     applier: Applier = ctx.capability(Applier, "apply manifests")
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
-    if ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: rollback of {req.name} refused")
+    ctx.check_writable(f"rollback of {req.name}")
     namespace = namespace_of(ctx, req.namespace)
     deployment, _ = await reach.deployment_pods(ctx, req.name, namespace)
     if deployment is None:

@@ -32,7 +32,7 @@ from mlops_tui.backends.actions.base import (
 )
 from mlops_tui.backends.actions.deploy import apply_targets, check_schema
 from mlops_tui.backends.actions.events import ActionEvent
-from mlops_tui.backends.errors import BackendError, NotFound, ReadOnlyError
+from mlops_tui.backends.errors import BackendError, NotFound
 from mlops_tui.backends.models import ResourceRef
 from mlops_tui.backends.monitoring.manifests import build_manifests
 from mlops_tui.backends.monitoring.spec import MonitoringSpec
@@ -130,8 +130,8 @@ async def run_monitoring(ctx: ActionContext, req: MonitoringRequest
     """
     applier: Applier = ctx.capability(Applier, "apply manifests")
     reader: ObjectReader = ctx.capability(ObjectReader, "read objects")
-    if not req.dry_run and ctx.backend.readonly:
-        raise ReadOnlyError(f"read-only mode: monitoring in {req.namespace} refused")
+    if not req.dry_run:
+        ctx.check_writable(f"monitoring in {req.namespace}")
     spec = MonitoringSpec.model_validate(req.model_dump(exclude=set(_OWN)))
     manifests = build_manifests(spec)
     async for event in check_schema(ctx, manifests, "the monitoring manifests"):

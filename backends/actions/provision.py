@@ -28,7 +28,7 @@ from mlops_tui.backends.actions.provisioners.requests import (
     PreflightRequest,
     ProvisionRequest,
 )
-from mlops_tui.backends.errors import ConfigError, ReadOnlyError
+from mlops_tui.backends.errors import ConfigError
 from mlops_tui.backends.protocols import ProvisionerSource
 from mlops_tui.backends.provisioning.contract import StepEvent, StepStatus
 
@@ -162,15 +162,10 @@ def plan_data(p: Any) -> list[dict[str, Any]]:
     return [asdict(step) for step in p.plan()]
 
 
-def _writable(ctx: ActionContext, what: str) -> None:
-    if getattr(ctx.backend, "readonly", False):
-        raise ReadOnlyError(f"read-only mode: {what} refused")
-
-
 async def run_provision(ctx: ActionContext, req: ProvisionRequest
                         ) -> AsyncIterator[ActionEvent]:
     if not req.plan_only:
-        _writable(ctx, f"provision of {req.cluster}")
+        ctx.check_writable(f"provision of {req.cluster}")
     p = provisioner(ctx, req)
     planned = plan_data(p)
     for number, step in enumerate(planned, 1):
@@ -198,7 +193,7 @@ async def run_provision(ctx: ActionContext, req: ProvisionRequest
 
 
 async def run_destroy(ctx: ActionContext, req: DestroyRequest) -> AsyncIterator[ActionEvent]:
-    _writable(ctx, f"destroy of {req.cluster}")
+    ctx.check_writable(f"destroy of {req.cluster}")
     p = provisioner(ctx, req)
     progress = _Progress()
     async for event in _follow(p.destroy(), progress):
